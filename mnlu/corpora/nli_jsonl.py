@@ -1,0 +1,43 @@
+"""The SNLI/MultiNLI JSON Lines layout (one premise/hypothesis pair per line), shared by both converters.
+
+`gold_label` "-" marks pairs whose annotators reached no consensus; the corpus authors leave them out of
+training and evaluation, and so do we (they are skipped, not bad records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.registry import ConvertContext, TaskItem
+from mnlu.formats.errors import FormatError
+from mnlu.formats.rows import read_jsonl
+from mnlu.prompts import NLI_LABELS, nli
+from mnlu.splits import split_of_name
+
+NO_CONSENSUS = "-"
+REQUIRED = ("pairID", "sentence1", "sentence2", "gold_label")
+
+
+def convert_nli_jsonl(root: Path, ctx: ConvertContext, *, corpus: str, pattern: str) -> Iterator[TaskItem]:
+    files = sorted(p for p in root.rglob(pattern) if p.is_file())
+    if not files:
+        raise CorpusUnavailable(root, f"no {pattern} files (the {corpus} JSON Lines distribution) under this folder")
+    for path in files:
+        split = split_of_name(path.stem)
+        if split is None:
+            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected train, dev or test)"))
+            continue
+        for line, row in read_jsonl(path, on_bad=ctx.bad):
+            if not isinstance(row, dict) or any(not isinstance(row.get(k), str) for k in REQUIRED):
+                ctx.bad(FormatError(path, f"expected an object with string fields {list(REQUIRED)}", line=line))
+                continue
+            label = row["gold_label"]
+            if label == NO_CONSENSUS:
+                continue
+            if label not in NLI_LABELS:
+                ctx.bad(FormatError(path, f"gold_label {label!r} is not one of {list(NLI_LABELS)}", line=line))
+                continue
+            record = nli(f"{corpus}-{row['pairID']}", row["sentence1"], row["sentence2"], label)
+            yield TaskItem(split, "NLI", record)
