@@ -1,0 +1,289 @@
+"""Mistral (the BioMistral-7B architecture) in Flax NNX.
+
+RMSNorm, RoPE, grouped-query attention with a sliding-window causal mask, SwiGLU MLP, tied or untied embeddings.
+The forward pass takes optional `positions` and `segment_ids` (packed rows never attend across documents) and an
+`attention_mask` for padding. Parameters are stored in `param_dtype` and computed in `dtype`; RMSNorm statistics,
+softmax and logits are float32. Every parameter carries `logical_axes` metadata (embed, heads, kv_heads, mlp,
+vocab, norm) that `train_jax.sharding` maps to mesh axes.
+
+Parameter tree (stable: `merge.orbax_names` and `train_jax.hf` rely on it): `embed_tokens/embedding` [vocab, embed],
+`layers/{i}/self_attn/{q,k,v,o}_proj/kernel` [in, out], `layers/{i}/mlp/{gate,up,down}_proj/kernel` [in, out],
+`layers/{i}/{input,post_attention}_layernorm/scale`, `norm/scale`, `lm_head/kernel` [embed, vocab] (absent when tied).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from train_jax.config import ModelConfig
+from train_jax.sharding import constrain
+
+# Named rematerialisation policies (gradient checkpointing), chosen by config.
+REMAT_POLICIES: dict[str, Any] = {
+    "none": None,  # keep every activation
+    "full": jax.checkpoint_policies.nothing_saveable,  # recompute the whole layer
+    "dots": jax.checkpoint_policies.checkpoint_dots,  # keep matmul outputs
+    "dots_no_batch": jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims,  # keep weight matmuls only
+}
+
+_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def to_jnp_dtype(name: str) -> Any:
+    return _DTYPES[name]
+
+
+class Linear(nnx.Module):
+    """y = x @ kernel, kernel [in, out] in param dtype, computed in the compute dtype."""
+
+    def __init__(self, din: int, dout: int, axes: tuple[str, str], cfg: ModelConfig, *, rngs: nnx.Rngs):
+        init = nnx.initializers.normal(cfg.initializer_range)
+        self.kernel = nnx.Param(init(rngs.params(), (din, dout), to_jnp_dtype(cfg.param_dtype)), logical_axes=axes)
+        self.dtype = to_jnp_dtype(cfg.dtype)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.dot(x.astype(self.dtype), self.kernel[...].astype(self.dtype))
+
+
+class RMSNorm(nnx.Module):
+    """HF Mistral RMSNorm: statistics in float32, scale applied after casting back to the compute dtype."""
+
+    def __init__(self, dim: int, cfg: ModelConfig):
+        self.scale = nnx.Param(jnp.ones((dim,), to_jnp_dtype(cfg.param_dtype)), logical_axes=("norm",))
+        self.eps = cfg.rms_norm_eps
+        self.dtype = to_jnp_dtype(cfg.dtype)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x32 = x.astype(jnp.float32)
+        x32 = x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + self.eps)
+        return self.scale[...].astype(self.dtype) * x32.astype(self.dtype)
+
+
+def rope_tables(positions: jax.Array, head_dim: int, theta: float) -> tuple[jax.Array, jax.Array]:
+    """cos/sin [B, T, head_dim] in float32 for the HF "rotate half" layout."""
+    inv_freq = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim))
+    freqs = positions.astype(jnp.float32)[..., None] * jnp.asarray(inv_freq)
+    emb = jnp.concatenate([freqs, freqs], axis=-1)
+    return jnp.cos(emb), jnp.sin(emb)
+
+
+def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """x [B, T, H, D]; rotation in float32, result in x's dtype."""
+    half = x.shape[-1] // 2
+    x32 = x.astype(jnp.float32)
+    rotated = jnp.concatenate([-x32[..., half:], x32[..., :half]], axis=-1)
+    return (x32 * cos[:, :, None, :] + rotated * sin[:, :, None, :]).astype(x.dtype)
+
+
+def attention_mask_from(
+    q_pos: jax.Array,
+    k_pos: jax.Array,
+    q_seg: jax.Array,
+    k_seg: jax.Array,
+    k_valid: jax.Array,
+    sliding_window: int | None,
+) -> jax.Array:
+    """Boolean [B, 1, T, S]: causal by position, same segment, valid key, inside the sliding window.
+
+    A key is visible to a query when k_pos <= q_pos and q_pos - k_pos < sliding_window (HF Mistral's window
+    counts the query itself).
+    """
+    qp, kp = q_pos[:, :, None], k_pos[:, None, :]
+    mask = (kp <= qp) & (q_seg[:, :, None] == k_seg[:, None, :]) & k_valid[:, None, :]
+    if sliding_window is not None:
+        mask &= (qp - kp) < sliding_window
+    return mask[:, None, :, :]
+
+
+def reference_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
+    """Plain XLA attention. q [B, T, N, D], k/v [B, S, K, D], mask [B, 1, T, S] → [B, T, N, D].
+
+    Grouped-query attention without repeating K/V; scores and softmax in float32.
+    """
+    b, t, n, d = q.shape
+    kv = k.shape[2]
+    g = n // kv
+    qg = q.reshape(b, t, kv, g, d)
+    scores = jnp.einsum("btkgd,bskd->bkgts", qg, k, preferred_element_type=jnp.float32) / np.sqrt(d)
+    scores = jnp.where(mask[:, :, None, :, :], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+    out = jnp.einsum("bkgts,bskd->btkgd", probs, v)
+    return out.reshape(b, t, n, d)
+
+
+def fused_attention(
+    q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, sliding_window: int | None
+) -> jax.Array:
+    """`jax.nn.dot_product_attention`: cuDNN flash attention on GPU, XLA elsewhere.
+
+    The causal structure and the window go in as `is_causal`/`local_window_size` (so cuDNN can skip masked
+    blocks); segments and padding go in as the boolean mask.
+    """
+    impl = "cudnn" if jax.default_backend() == "gpu" and q.dtype in (jnp.bfloat16, jnp.float16) else None
+    window = None if sliding_window is None else (sliding_window - 1, 0)
+    return jax.nn.dot_product_attention(
+        q, k, v, mask=mask, is_causal=True, local_window_size=window, implementation=impl
+    )
+
+
+class Attention(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        e, n, kv, d = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.q_proj = Linear(e, n * d, ("embed", "heads"), cfg, rngs=rngs)
+        self.k_proj = Linear(e, kv * d, ("embed", "kv_heads"), cfg, rngs=rngs)
+        self.v_proj = Linear(e, kv * d, ("embed", "kv_heads"), cfg, rngs=rngs)
+        self.o_proj = Linear(n * d, e, ("heads", "embed"), cfg, rngs=rngs)
+        self.cfg = cfg
+
+    def __call__(self, x, cos, sin, mask, *, cache=None, fused_ok=True):
+        cfg = self.cfg
+        b, t, _ = x.shape
+        q = self.q_proj(x).reshape(b, t, cfg.num_attention_heads, cfg.head_dim)
+        k = self.k_proj(x).reshape(b, t, cfg.num_key_value_heads, cfg.head_dim)
+        v = self.v_proj(x).reshape(b, t, cfg.num_key_value_heads, cfg.head_dim)
+        q = constrain(apply_rope(q, cos, sin), ("batch", "length", "heads", "head_dim"))
+        k = constrain(apply_rope(k, cos, sin), ("batch", "length", "kv_heads", "head_dim"))
+        v = constrain(v, ("batch", "length", "kv_heads", "head_dim"))
+        new_cache = None
+        if cache is not None:  # decode: write this step's keys/values, attend over the whole cache
+            k_cache, v_cache, index = cache
+            k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), index, axis=1)
+            v = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), index, axis=1)
+            new_cache = (k, v)
+        if cfg.attention == "fused" and fused_ok and cache is None:
+            out = fused_attention(q, k, v, mask, cfg.sliding_window)
+        else:
+            out = reference_attention(q, k, v, mask)
+        out = constrain(out, ("batch", "length", "heads", "head_dim"))
+        return self.o_proj(out.reshape(b, t, cfg.num_attention_heads * cfg.head_dim)), new_cache
+
+
+class MLP(nnx.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        e, m = cfg.hidden_size, cfg.intermediate_size
+        self.gate_proj = Linear(e, m, ("embed", "mlp"), cfg, rngs=rngs)
+        self.up_proj = Linear(e, m, ("embed", "mlp"), cfg, rngs=rngs)
+        self.down_proj = Linear(m, e, ("mlp", "embed"), cfg, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = jax.nn.silu(self.gate_proj(x)) * self.up_proj(x)
+        return self.down_proj(constrain(h, ("batch", "length", "mlp")))
+
+
+class DecoderLayer(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg)
+        self.self_attn = Attention(cfg, rngs=rngs)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg)
+        self.mlp = MLP(cfg, rngs=rngs)
+
+    def __call__(self, x, cos, sin, mask, cache=None):
+        h, new_cache = self.self_attn(self.input_layernorm(x), cos, sin, mask, cache=cache)
+        x = constrain(x + h, ("batch", "length", "embed"))
+        x = constrain(x + self.mlp(self.post_attention_layernorm(x)), ("batch", "length", "embed"))
+        return x, new_cache
+
+
+class Embed(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        init = nnx.initializers.normal(cfg.initializer_range)
+        shape = (cfg.vocab_size, cfg.hidden_size)
+        self.embedding = nnx.Param(
+            init(rngs.params(), shape, to_jnp_dtype(cfg.param_dtype)), logical_axes=("vocab", "embed")
+        )
+        self.dtype = to_jnp_dtype(cfg.dtype)
+
+    def __call__(self, ids: jax.Array) -> jax.Array:
+        return jnp.take(self.embedding[...], ids, axis=0).astype(self.dtype)
+
+    def attend(self, x: jax.Array) -> jax.Array:
+        """Tied output projection: x @ embeddingᵀ with float32 accumulation."""
+        return jnp.einsum("bte,ve->btv", x, self.embedding[...].astype(x.dtype), preferred_element_type=jnp.float32)
+
+
+class Mistral(nnx.Module):
+    """`model(input_ids, positions=None, segment_ids=None, attention_mask=None) -> logits` [B, T, vocab], fp32."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = cfg
+        self.embed_tokens = Embed(cfg, rngs=rngs)
+        self.layers = nnx.List([DecoderLayer(cfg, rngs=rngs) for _ in range(cfg.num_hidden_layers)])
+        self.norm = RMSNorm(cfg.hidden_size, cfg)
+        if not cfg.tie_word_embeddings:
+            self.lm_head = Linear(cfg.hidden_size, cfg.vocab_size, ("embed", "vocab"), cfg, rngs=rngs)
+
+    def hidden_states(self, input_ids, positions=None, segment_ids=None, attention_mask=None):
+        ids = jnp.asarray(input_ids)
+        if ids.ndim != 2 or not jnp.issubdtype(ids.dtype, jnp.integer):
+            raise ValueError(f"input_ids must be an integer array [batch, seq]; got {ids.dtype} {ids.shape}")
+        b, t = ids.shape
+        pos = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t)) if positions is None else jnp.asarray(positions)
+        seg = jnp.zeros((b, t), jnp.int32) if segment_ids is None else jnp.asarray(segment_ids)
+        valid = jnp.ones((b, t), bool) if attention_mask is None else jnp.asarray(attention_mask).astype(bool)
+        mask = attention_mask_from(pos, pos, seg, seg, valid, self.config.sliding_window)
+        cos, sin = rope_tables(pos, self.config.head_dim, self.config.rope_theta)
+        x = constrain(self.embed_tokens(ids), ("batch", "length", "embed"))
+        policy = self.config.remat
+        for layer in self.layers:
+            if policy == "none":
+                x, _ = layer(x, cos, sin, mask)
+            else:
+                x, _ = _remat_layer(layer, x, cos, sin, mask, policy)
+        return self.norm(x)
+
+    def logits_from_hidden(self, x: jax.Array) -> jax.Array:
+        if self.config.tie_word_embeddings:
+            logits = self.embed_tokens.attend(x)
+        else:
+            w = self.lm_head.kernel[...].astype(x.dtype)
+            logits = jnp.einsum("bte,ev->btv", x, w, preferred_element_type=jnp.float32)
+        return constrain(logits, ("batch", "length", "vocab"))
+
+    def __call__(self, input_ids, positions=None, segment_ids=None, attention_mask=None) -> jax.Array:
+        return self.logits_from_hidden(self.hidden_states(input_ids, positions, segment_ids, attention_mask))
+
+    def decode(self, input_ids, positions, cache, cache_index, key_positions, key_valid):
+        """One cached step (or a prefill chunk) over a KV cache.
+
+        `cache` is a list of (k, v) per layer, each [B, S, K, D]; the new tokens are written at `cache_index`.
+        `key_positions`/`key_valid` [B, S] describe every cache slot *after* this write. Returns (logits, cache).
+        """
+        ids = jnp.asarray(input_ids)
+        b, t = ids.shape
+        seg_q = jnp.zeros((b, t), jnp.int32)
+        seg_k = jnp.zeros(key_positions.shape, jnp.int32)
+        mask = attention_mask_from(positions, key_positions, seg_q, seg_k, key_valid, self.config.sliding_window)
+        cos, sin = rope_tables(positions, self.config.head_dim, self.config.rope_theta)
+        x = self.embed_tokens(ids)
+        new_cache = []
+        for layer, (k_c, v_c) in zip(self.layers, cache):
+            x, kv = layer(x, cos, sin, mask, cache=(k_c, v_c, cache_index))
+            new_cache.append(kv)
+        return self.logits_from_hidden(self.norm(x)), new_cache
+
+
+def _remat_layer(layer: DecoderLayer, x, cos, sin, mask, policy: str):
+    if policy not in REMAT_POLICIES:
+        raise ValueError(f"remat={policy!r}; expected one of {list(REMAT_POLICIES)}")
+
+    def run(layer, x, cos, sin, mask):
+        return layer(x, cos, sin, mask)
+
+    return nnx.remat(run, policy=REMAT_POLICIES[policy], prevent_cse=True)(layer, x, cos, sin, mask)
+
+
+def init_model(cfg: ModelConfig, seed: int = 0) -> Mistral:
+    """A randomly initialised model (normal(initializer_range) weights, unit norms), deterministic in `seed`."""
+    return Mistral(cfg, rngs=nnx.Rngs(params=seed))
+
+
+def abstract_model(cfg: ModelConfig) -> Mistral:
+    """The model's structure with ShapeDtypeStruct leaves, allocating nothing (for streaming loads)."""
+    return nnx.eval_shape(lambda: Mistral(cfg, rngs=nnx.Rngs(params=0)))

@@ -1,0 +1,109 @@
+"""Device mesh, logical-axis rules and activation sharding constraints.
+
+Every parameter and activation names its axes logically (embed, heads, mlp, vocab, batch, length, ...); one
+ordered rules table maps each logical axis to mesh axes (data, fsdp, tensor). FSDP by default; tensor
+parallelism when the config gives the `tensor` axis a size above 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+MESH_AXES = ("data", "fsdp", "tensor")
+
+# Ordered: the first rule whose mesh axes are all still unused in the spec wins.
+DEFAULT_RULES: tuple[tuple[str, str | tuple[str, ...] | None], ...] = (
+    ("batch", ("data", "fsdp")),
+    ("length", None),
+    ("embed", "fsdp"),
+    ("vocab", "tensor"),
+    ("heads", "tensor"),
+    ("kv_heads", "tensor"),
+    ("head_dim", None),
+    ("mlp", "tensor"),
+    ("norm", None),
+    ("layers", None),
+)
+
+_ACTIVE: contextvars.ContextVar[tuple[Mesh, tuple] | None] = contextvars.ContextVar("mnlu_mesh", default=None)
+
+
+def make_mesh(shape: dict[str, int] | None = None, devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A mesh over (data, fsdp, tensor); one axis may be -1 (the rest of the devices). Default: all fsdp."""
+    devices = list(jax.devices() if devices is None else devices)
+    shape = dict(shape or {"fsdp": -1})
+    unknown = set(shape) - set(MESH_AXES)
+    if unknown:
+        raise ValueError(f"unknown mesh axes {sorted(unknown)}; expected {MESH_AXES}")
+    sizes = [int(shape.get(a, 1)) for a in MESH_AXES]
+    if sizes.count(-1) > 1:
+        raise ValueError("at most one mesh axis may be -1")
+    known = int(np.prod([s for s in sizes if s != -1]))
+    if -1 in sizes:
+        if len(devices) % known:
+            raise ValueError(f"{len(devices)} devices do not divide into mesh {shape}")
+        sizes[sizes.index(-1)] = len(devices) // known
+    if int(np.prod(sizes)) != len(devices):
+        raise ValueError(f"mesh {dict(zip(MESH_AXES, sizes))} needs {int(np.prod(sizes))} devices; have {len(devices)}")
+    return Mesh(np.asarray(devices).reshape(sizes), MESH_AXES)
+
+
+def logical_to_spec(
+    axes: Sequence[str | None], rules: Sequence[tuple[str, str | tuple[str, ...] | None]] = DEFAULT_RULES,
+    mesh: Mesh | None = None, shape: Sequence[int] | None = None,
+) -> PartitionSpec:
+    """PartitionSpec for logical axes; a mesh axis is used once per spec, and only where it divides the dim."""
+    table = {}
+    for name, target in rules:
+        table.setdefault(name, target)
+    used: set[str] = set()
+    out = []
+    for i, ax in enumerate(axes):
+        target = table.get(ax) if ax is not None else None
+        targets = () if target is None else ((target,) if isinstance(target, str) else tuple(target))
+        chosen = []
+        for t in targets:
+            if t in used:
+                continue
+            if mesh is not None:
+                size = mesh.shape[t]
+                if size == 1:
+                    continue
+                running = int(np.prod([mesh.shape[c] for c in chosen])) * size
+                if shape is not None and shape[i] % running:
+                    continue
+            chosen.append(t)
+        used.update(chosen)
+        out.append(None if not chosen else (chosen[0] if len(chosen) == 1 else tuple(chosen)))
+    return PartitionSpec(*out)
+
+
+@contextlib.contextmanager
+def activation_sharding(mesh: Mesh, rules=DEFAULT_RULES):
+    """Within this context, `constrain` places sharding constraints on activations."""
+    token = _ACTIVE.set((mesh, tuple(rules)))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def constrain(x: jax.Array, axes: Sequence[str | None]) -> jax.Array:
+    """with_sharding_constraint by logical axes when a mesh is active; identity otherwise."""
+    active = _ACTIVE.get()
+    if active is None:
+        return x
+    mesh, rules = active
+    spec = logical_to_spec(axes, rules, mesh, x.shape)
+    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
+
+
+def param_sharding(logical_axes: Sequence[str | None] | None, shape, mesh: Mesh, rules=DEFAULT_RULES) -> NamedSharding:
+    spec = PartitionSpec() if logical_axes is None else logical_to_spec(logical_axes, rules, mesh, shape)
+    return NamedSharding(mesh, spec)
