@@ -5,4 +5,10 @@ from mnlu.corpora.registry import CORPORA, Corpus, TaskItem, get_corpus, registe
 __all__ = ["CORPORA", "Corpus", "TaskItem", "get_corpus", "register"]
 
 # clinical i2b2/n2c2 corpora
-from mnlu.corpora import i2b2_2006_deid, i2b2_2006_smoking  # noqa: E402,F401
+from mnlu.corpora import (  # noqa: E402,F401
+    i2b2_2006_deid,
+    i2b2_2006_smoking,
+    i2b2_2012_temporal,
+    i2b2_2014_deid,
+    n2c2_2018_cohort,
+)
