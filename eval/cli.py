@@ -187,7 +187,8 @@ def _generate(args: argparse.Namespace) -> int:
     from eval.backends import make_generator
 
     generator = make_generator(args.backend, args.model, max_new_tokens=args.max_new_tokens,
-                               tensor_parallel_size=args.tensor_parallel_size, dtype=args.dtype)
+                               tensor_parallel_size=args.tensor_parallel_size, dtype=args.dtype,
+                               batch_size=args.batch_size)
     order = None
     if hasattr(generator, "prompt_length"):
         order = generator.prompt_length  # sort by length so batches share a length bucket

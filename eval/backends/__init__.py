@@ -18,11 +18,12 @@ def make_generator(
     max_new_tokens: int,
     tensor_parallel_size: int = 1,
     dtype: str | None = None,
+    batch_size: int = 8,
 ) -> Any:
     if backend == "jax":
         from eval.backends.jax_backend import JaxGenerator
 
-        return JaxGenerator(model_dir, max_new_tokens=max_new_tokens, dtype=dtype)
+        return JaxGenerator(model_dir, max_new_tokens=max_new_tokens, dtype=dtype, batch_size=batch_size)
     if backend == "vllm":
         from eval.backends.vllm_backend import VllmGenerator, vllm_available
 

@@ -35,6 +35,7 @@ class JaxGenerator:
         max_new_tokens: int,
         dtype: str | None = None,
         mesh: Any = None,
+        batch_size: int = 8,
         buckets: Sequence[int] | None = None,
     ):
         from train_jax.hf import load_hf
@@ -50,6 +51,7 @@ class JaxGenerator:
         self.mesh = make_mesh() if mesh is None else mesh
         self.model = load_hf(model_dir, dtype=dtype, mesh=self.mesh)
         self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
         self.buckets = buckets
 
     def prompt_length(self, record: Mapping[str, Any]) -> int:
@@ -61,7 +63,7 @@ class JaxGenerator:
         options = {"buckets": tuple(self.buckets)} if self.buckets else {}
         return greedy_generate(
             self.model, [list(p) for p in prompts], self.max_new_tokens, self.eos_token_id, self.pad_token_id,
-            **options,
+            batch_size=self.batch_size, **options,
         )
 
     def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[str]:
