@@ -8,6 +8,9 @@ __all__ = ["CORPORA", "Corpus", "TaskItem", "get_corpus", "register"]
 from mnlu.corpora import (  # noqa: E402,F401
     i2b2_2006_deid,
     i2b2_2006_smoking,
+    i2b2_2008_obesity,
+    i2b2_2009_medication,
+    i2b2_2011_coref,
     i2b2_2012_temporal,
     i2b2_2014_deid,
     n2c2_2018_cohort,

@@ -160,9 +160,12 @@ class FieldValue:
         return self.text != NOT_MENTIONED and bool(self.positions)
 
     @property
-    def fragments(self) -> list[str]:
+    def fragments(self) -> list[str | None]:
+        """The text of each position pair; None where the "..."-joined text does not split into as many."""
+        if len(self.positions) == 1:
+            return [self.text]
         parts = self.text.split("...")
-        return parts if len(parts) == len(self.positions) else [self.text] * len(self.positions)
+        return list(parts) if len(parts) == len(self.positions) else [None] * len(self.positions)
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,17 @@ def check_items(items: list[TaskItem], corpus: str, max_seq_length: int | None =
 
 def answers(items: list[TaskItem], family: str | None = None) -> dict[str, str]:
     return {it.record["prompt_id"]: answer_of(it.record) for it in items if family in (None, it.family)}
+
+
+def build_archives(corpus: str, dest: Path, archives: dict[str, str], mutate=None) -> Path:
+    """Each fixture folder `<corpus>/<folder>` becomes the archive `archives[folder]` (zip or tar.gz) in `dest`,
+    holding the folder's files under their paths relative to it; `mutate(member, data)` may change a file."""
+    for folder, name in archives.items():
+        base = FIXTURES / corpus / folder
+        members = {}
+        for p in sorted(base.rglob("*")):
+            if p.is_file():
+                rel = p.relative_to(base).as_posix()
+                members[rel] = mutate(rel, p.read_bytes()) if mutate else p.read_bytes()
+        (build_zip if name.endswith(".zip") else build_tar)(dest / name, members)
+    return dest
