@@ -167,6 +167,8 @@ def _write_tokenizer(out: Path, tokenizer: Any, source: str | None) -> None:
             src = out
         else:
             src = Path(tokenizer)
+            if not (src / "tokenizer_config.json").is_file():
+                raise FileNotFoundError(f"{src}: no tokenizer_config.json; expected an HF tokenizer directory")
     elif source and (Path(source) / "tokenizer_config.json").is_file():
         src = Path(source)
     if src is None:
