@@ -14,7 +14,7 @@ from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_delimited, read_records
+from mnlu.formats.rows import find_files, read_delimited, read_records
 from mnlu.prompts import summarization
 from mnlu.splits import split_of_name
 
@@ -36,10 +36,9 @@ def _item(path: Path, line: int, split: str, key: str, dialogue: object, note: o
 
 @register("aci_bench", "ACI-Bench (ambient clinical intelligence)", ("summarization",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    csvs = sorted(
-        p for p in root.rglob("*.csv") if p.parent.name == "challenge_data" and not p.stem.endswith("_metadata")
+    csvs = sorted(p for p in find_files(root, "*.csv") if p.parent.name == "challenge_data" and not p.stem.endswith("_metadata")
     )
-    jsons = sorted(p for p in root.rglob("*.json") if p.parent.name == "challenge_data_json")
+    jsons = sorted(p for p in find_files(root, "*.json") if p.parent.name == "challenge_data_json")
     if not csvs and not jsons:
         raise CorpusUnavailable(root, "no data/challenge_data/*.csv (or challenge_data_json/*.json) files here")
     for path in csvs or jsons:

@@ -16,7 +16,7 @@ from pathlib import Path
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_delimited
+from mnlu.formats.rows import find_files, read_delimited
 from mnlu.prompts import nli
 from mnlu.splits import seeded_split, split_of_name
 
@@ -44,7 +44,7 @@ def binary_label(raw: str) -> str | None:
 
 @register("bionli", "BioNLI", ("NLI",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(root.rglob("*.csv"))
+    files = find_files(root, "*.csv")
     if not files:
         raise CorpusUnavailable(root, "no BioNLI .csv files here (train/dev/test or entailment_data.csv)")
     for path in files:

@@ -23,7 +23,7 @@ from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_delimited
+from mnlu.formats.rows import find_files, read_delimited
 from mnlu.prompts import summarization
 from mnlu.splits import split_of_name
 
@@ -46,7 +46,7 @@ def normalise_doi(doi: str) -> str:
 def read_split_files(root: Path, ctx: ConvertContext) -> dict[str, str]:
     """Normalised DOI → split, from the distributed split files."""
     doi_split: dict[str, str] = {}
-    for path in sorted(root.rglob("*_title_DOI.csv")):
+    for path in find_files(root, "*_title_DOI.csv"):
         split = split_of_name(path.stem.replace("_title_DOI", ""))
         if split is None:
             ctx.bad(FormatError(path, "cannot tell the split from the file name"))
@@ -96,7 +96,7 @@ def _item(pid: str, split: str, source: str, target: str, ctx: ConvertContext) -
 
 
 def _from_recipe_output(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    for source_path in sorted(root.rglob("*.source")):
+    for source_path in find_files(root, "*.source"):
         target_path = source_path.with_suffix(".target")
         split = split_of_name(source_path.stem)
         if split is None or not target_path.is_file():
@@ -115,10 +115,10 @@ def _from_recipe_output(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
 
 @register("cdsr", "CDSR lay summaries (Guo et al. 2021)", ("summarization",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    if any(root.rglob("*.source")):
+    if find_files(root, "*.source"):
         yield from _from_recipe_output(root, ctx)
         return
-    exports = sorted(root.rglob("citation-export*.txt"))
+    exports = find_files(root, "citation-export*.txt")
     if not exports:
         raise CorpusUnavailable(root, HOW_TO_GET)
     doi_split = read_split_files(root, ctx)

@@ -26,7 +26,7 @@ from typing import Any
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError, OffsetMismatch
-from mnlu.formats.rows import read_records
+from mnlu.formats.rows import find_files, read_records
 from mnlu.prompts import SpanType, span_extraction
 from mnlu.splits import seeded_split
 
@@ -155,7 +155,7 @@ def _attr_items(path: Path, line: int, row: dict, snippet: str, key: str, ctx: C
 
 @register("clinical_ie", "ClinicalIE (medication attributes and status)", ("events",), "G")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in SUFFIXES
+    files = sorted(p for p in find_files(root, "*") if p.suffix in SUFFIXES
                    and any(c in str(p.relative_to(root)) for c in CONFIGS))
     if not files:
         raise CorpusUnavailable(root, "no medication_attr / medication_status data files (csv, jsonl, json or "

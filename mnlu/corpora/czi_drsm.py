@@ -14,13 +14,14 @@ and are not converted. There is no official split; it is seeded by PMID.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_delimited
+from mnlu.formats.rows import find_files, read_delimited
 from mnlu.prompts import multiple_choice
 from mnlu.splits import seeded_split
 
@@ -40,6 +41,7 @@ SUBSET_QUESTION = {
 SUBSET_TYPE = {"qol": "quality of life study", "nhs": "natural history study"}
 NUMBER_PREFIX = re.compile(r"^\s*\d+(\.\d+)*\.?\s*")
 CODED_LABEL = re.compile(r"^(-?\d+)\s*-\s*(.+)$")
+SENTENCE_END = re.compile(r"(?<=[.!?])[ \t]+")
 
 
 def base_label(raw: str) -> str:
@@ -50,6 +52,17 @@ def base_label(raw: str) -> str:
 def paper_text(title: str, abstract: str) -> str:
     title, abstract = title.strip(), abstract.strip()
     return abstract if abstract.startswith(title) else f"{title}\n{abstract}".strip()
+
+
+def _fitted(pid: str, question: str, labels: Sequence[str], gold: int, type_: str, text: str,
+            ctx: ConvertContext) -> dict:
+    """The item, its abstract cut by whole sentences if the whole paper exceeds the token budget."""
+    sentences = SENTENCE_END.split(text)
+
+    def build(k: int) -> dict:
+        return multiple_choice(pid, question, labels, gold, type_=type_, text=" ".join(sentences[:k]))
+
+    return fit_to_budget(build, len(sentences), ctx)
 
 
 def _column(row: dict[str, str], *names: str) -> str:
@@ -71,11 +84,9 @@ def _base(path: Path, ctx: ConvertContext, *, label_cols: tuple[str, ...], id_co
         if not text:
             ctx.bad(FormatError(path, "empty title and abstract", line=line))
             continue
-        record = multiple_choice(
+        yield TaskItem(seeded_split(f"base-{pmid}", ctx.seed), "DC", _fitted(
             f"czi_drsm-base-{pmid}", BASE_QUESTION, BASE_LABELS, BASE_LABELS.index(label),
-            type_="disease research state", text=text,
-        )
-        yield TaskItem(seeded_split(f"base-{pmid}", ctx.seed), "DC", record)
+            "disease research state", text, ctx))
 
 
 def _coded_subset(path: Path, subset: str, ctx: ConvertContext) -> Iterator[TaskItem]:
@@ -94,18 +105,16 @@ def _coded_subset(path: Path, subset: str, ctx: ConvertContext) -> Iterator[Task
     if len(labels) > 13:
         raise FormatError(path, f"{len(labels)} distinct labels; expected a handful of coded levels")
     for pmid, _code, desc, text in rows:
-        record = multiple_choice(
+        yield TaskItem(seeded_split(f"{subset}-{pmid}", ctx.seed), "DC", _fitted(
             f"czi_drsm-{subset}-{pmid}", SUBSET_QUESTION[subset], labels, labels.index(desc),
-            type_=SUBSET_TYPE[subset], text=text,
-        )
-        yield TaskItem(seeded_split(f"{subset}-{pmid}", ctx.seed), "DC", record)
+            SUBSET_TYPE[subset], text, ctx))
 
 
 @register("czi_drsm", "CZI Disease Research State Model", ("DC",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    base = sorted(root.rglob("drsm_corpus_v1*.tsv"))
-    gold = sorted(root.rglob("initial_gold_standard_data_*.tsv"))
-    subsets = {s: sorted(root.rglob(f"{s}_all_*.tsv")) for s in ("qol", "nhs")}
+    base = find_files(root, "drsm_corpus_v1*.tsv")
+    gold = find_files(root, "initial_gold_standard_data_*.tsv")
+    subsets = {s: find_files(root, f"{s}_all_*.tsv") for s in ("qol", "nhs")}
     if not base and not gold and not any(subsets.values()):
         raise CorpusUnavailable(
             root, "none of v1/drsm_corpus_v1.tsv, v2/qol_all_*.tsv, v2/nhs_all_*.tsv or "

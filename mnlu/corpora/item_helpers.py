@@ -47,17 +47,19 @@ def record_tokens(record: dict[str, Any], count: Callable[[str], int]) -> int:
 
 
 def fit_to_budget(build: Callable[[int], dict[str, Any]], n_units: int, ctx: ConvertContext) -> dict[str, Any]:
-    """The record built from the most leading units (at least one) whose rendered chat fits the budget."""
+    """The record built from the most leading units (at least one) whose rendered chat, with the `<s>` the
+    trainer prepends, fits the budget."""
     count = token_counter(ctx)
+    budget = ctx.max_seq_length - 1
     full = build(n_units)
-    if n_units <= 1 or record_tokens(full, count) <= ctx.max_seq_length:
+    if n_units <= 1 or record_tokens(full, count) <= budget:
         return full
     lo, hi = 1, n_units - 1  # lo always kept; find the largest k in [lo, hi] that fits
     best = build(1)
     while lo <= hi:
         mid = (lo + hi) // 2
         candidate = build(mid)
-        if record_tokens(candidate, count) <= ctx.max_seq_length:
+        if record_tokens(candidate, count) <= budget:
             best, lo = candidate, mid + 1
         else:
             hi = mid - 1

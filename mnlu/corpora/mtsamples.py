@@ -3,7 +3,7 @@
 Columns `,description,medical_specialty,sample_name,transcription,keywords` (the first header cell is a pandas
 index). Values carry a leading space, and the scrape replaced the report's line breaks by commas (`HISTORY:,
 text.,PLAN:,1. ...`); those joins are turned back into line breaks. There is no split, so the split is seeded
-by row id. About 40 specialties exist, more than the 13 letters of the format, so an item shows its gold
+by row id. Long reports are cut by whole lines to fit the token budget. About 40 specialties exist, more than the 13 letters of the format, so an item shows its gold
 specialty plus seeded distractors (item_helpers.options_with_gold).
 """
 
@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora.availability import CorpusUnavailable
-from mnlu.corpora.item_helpers import options_with_gold
+from mnlu.corpora.item_helpers import fit_to_budget, options_with_gold
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_delimited
+from mnlu.formats.rows import find_files, read_delimited
 from mnlu.prompts import multiple_choice
 from mnlu.splits import seeded_split
 
@@ -34,7 +34,7 @@ def restore_line_breaks(transcription: str) -> str:
 
 @register("mtsamples", "MTSamples medical transcriptions", ("DC",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(root.rglob("mtsamples*.csv"))
+    files = find_files(root, "mtsamples*.csv")
     if not files:
         raise CorpusUnavailable(root, "no mtsamples.csv here")
     for path in files:
@@ -49,7 +49,11 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         for _line, row_id, specialty, text in rows:
             key = f"{path.stem}-{row_id}"
             options = options_with_gold(labels, [specialty], key=key, seed=ctx.seed)
-            record = multiple_choice(
-                f"mtsamples-{key}", QUESTION, options, options.index(specialty), type_="medical specialty", text=text
-            )
-            yield TaskItem(seeded_split(key, ctx.seed), "DC", record)
+            lines = text.split("\n")
+
+            def build(k: int, key: str = key, options: list[str] = options, gold: str = specialty,
+                      lines: list[str] = lines) -> dict:
+                return multiple_choice(f"mtsamples-{key}", QUESTION, options, options.index(gold),
+                                       type_="medical specialty", text="\n".join(lines[:k]))
+
+            yield TaskItem(seeded_split(key, ctx.seed), "DC", fit_to_budget(build, len(lines), ctx))

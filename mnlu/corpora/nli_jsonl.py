@@ -12,7 +12,7 @@ from pathlib import Path
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_jsonl
+from mnlu.formats.rows import find_files, read_jsonl
 from mnlu.prompts import NLI_LABELS, nli
 from mnlu.splits import split_of_name
 
@@ -21,7 +21,7 @@ REQUIRED = ("pairID", "sentence1", "sentence2", "gold_label")
 
 
 def convert_nli_jsonl(root: Path, ctx: ConvertContext, *, corpus: str, pattern: str) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob(pattern) if p.is_file())
+    files = find_files(root, pattern)
     if not files:
         raise CorpusUnavailable(root, f"no {pattern} files (the {corpus} JSON Lines distribution) under this folder")
     for path in files:

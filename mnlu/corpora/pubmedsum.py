@@ -15,7 +15,7 @@ from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_jsonl
+from mnlu.formats.rows import find_files, read_jsonl
 from mnlu.prompts import summarization
 from mnlu.splits import split_of_name
 
@@ -33,7 +33,7 @@ def strip_sentence_tags(sentences: list[str]) -> str:
 
 @register("pubmedsum", "PubMed summarization (Cohan et al. 2018)", ("summarization",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob("*.txt") if p.stem in ("train", "val", "test"))
+    files = sorted(p for p in find_files(root, "*.txt") if p.stem in ("train", "val", "test"))
     if not files:
         raise CorpusUnavailable(root, "no pubmed-dataset/{train,val,test}.txt files here")
     for path in files:

@@ -5,7 +5,8 @@ each value with `Type` (Single|Comparison), `Section_id`, `Primary_id`, `Seconda
 `Statement` and `Label`. The premise is the `Section_id` lines of the primary (and secondary) trial's report
 in `CT json/<NCT id>.json` (the folder name has a space). train is train; dev and gold_test are held out
 (test); the unlabelled test.json / practice files are not converted. A statement whose trial report is not
-present is a bad record (file, line of its key, and the missing NCT id).
+present is a bad record (file, line of its key, and the missing NCT id). Premises longer than the token
+budget are cut by whole lines.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import json_key_lines, read_json
+from mnlu.formats.rows import find_dirs, find_files, json_key_lines, read_json
 from mnlu.prompts import multiple_choice
 
 LABELS = ("Entailment", "Contradiction")
@@ -49,8 +51,8 @@ def _section(report: dict, section: str) -> list[str] | None:
 
 @register("semeval2024_task2_nli4ct", "SemEval-2024 Task 2 (NLI4CT)", ("DC",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    statement_files = sorted(p for p in root.rglob("*.json") if p.name in STATEMENT_FILES)
-    folders = sorted(p for p in root.rglob("CT json") if p.is_dir())
+    statement_files = sorted(p for p in find_files(root, "*.json") if p.name in STATEMENT_FILES)
+    folders = find_dirs(root, "CT json")
     if not statement_files or not folders:
         raise CorpusUnavailable(root, "expected statement files (train.json, dev.json, gold_test.json) and 'CT json/'")
     reports = TrialReports(folders)
@@ -59,9 +61,9 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         statements = read_json(path)
         if not isinstance(statements, dict):
             raise FormatError(path, "expected one JSON object keyed by statement UUID", line=1)
-        lines = json_key_lines(path, list(statements))
+        key_lines = json_key_lines(path, list(statements))
         for uuid, entry in statements.items():
-            line = lines.get(uuid)
+            line = key_lines.get(uuid)
             if not isinstance(entry, dict) or entry.get("Label") not in LABELS:
                 ctx.bad(FormatError(path, f"statement {uuid}: expected 'Label' in {list(LABELS)}", line=line))
                 continue
@@ -82,12 +84,16 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
             if missing is not None or not parts:
                 ctx.bad(FormatError(path, f"statement {uuid}: trial report {missing!r} not in 'CT json/'", line=line))
                 continue
-            record = multiple_choice(
-                f"nli4ct-{uuid}",
-                QUESTION.format(statement=entry["Statement"].strip()),
-                [label.lower() for label in LABELS],
-                LABELS.index(entry["Label"]),
-                type_="clinical trial inference",
-                text="\n\n".join(parts),
-            )
-            yield TaskItem(split, "DC", record)
+            lines = "\n\n".join(parts).split("\n")
+
+            def build(k: int, uuid: str = uuid, entry: dict = entry, lines: list[str] = lines) -> dict:
+                return multiple_choice(
+                    f"nli4ct-{uuid}",
+                    QUESTION.format(statement=entry["Statement"].strip()),
+                    [label.lower() for label in LABELS],
+                    LABELS.index(entry["Label"]),
+                    type_="clinical trial inference",
+                    text="\n".join(lines[:k]).strip(),
+                )
+
+            yield TaskItem(split, "DC", fit_to_budget(build, len(lines), ctx))

@@ -16,7 +16,7 @@ from pathlib import Path
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_delimited
+from mnlu.formats.rows import find_files, read_delimited
 from mnlu.prompts import sts
 from mnlu.splits import split_of_name
 
@@ -63,8 +63,8 @@ def _original(path: Path, split: str, ctx: ConvertContext) -> Iterator[TaskItem]
 
 @register("stsb", "STS Benchmark (GLUE STS-B)", ("STS",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    glue = sorted(p for p in root.rglob("*.tsv") if p.stem in ("train", "dev", "test"))
-    original = sorted(p for p in root.rglob("sts-*.csv"))
+    glue = sorted(p for p in find_files(root, "*.tsv") if p.stem in ("train", "dev", "test"))
+    original = sorted(p for p in find_files(root, "sts-*.csv"))
     if not glue and not original:
         raise CorpusUnavailable(root, "no GLUE STS-B/{train,dev,test}.tsv or original sts-*.csv files here")
     for path in glue or original:

@@ -20,7 +20,7 @@ from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.item_helpers import options_with_gold
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import read_records
+from mnlu.formats.rows import find_files, read_records
 from mnlu.prompts import multi_label_choice
 from mnlu.splits import seeded_split
 
@@ -59,7 +59,7 @@ def _labels(row: dict) -> list[str] | None:
 
 @register("trialstop", "Why clinical trials stop (Reason2StopQA)", ("DC",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".json", ".jsonl", ".csv") and p.is_file())
+    files = sorted(p for p in find_files(root, "*") if p.suffix in (".json", ".jsonl", ".csv"))
     if not files:
         raise CorpusUnavailable(root, "no data.json (JSON Lines), .jsonl or .csv file here")
     for path in files:

@@ -8,7 +8,9 @@ record can be reported as `file:line`. A row that cannot be read is passed to `o
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,3 +133,18 @@ def json_key_lines(path: Path, keys: Sequence[str]) -> dict[str, int]:
             if head in wanted and wanted[head] not in found:
                 found[wanted[head]] = line_no
     return found
+
+
+def find_files(root: Path, pattern: str = "*") -> list[Path]:
+    """Files under `root` whose name matches `pattern`, sorted; symlinked folders are followed (a corpus folder
+    is often assembled from links to the downloaded archives), hidden and AppleDouble `._*` files skipped."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        found += [Path(folder) / f for f in files if fnmatch.fnmatch(f, pattern) and not f.startswith(".")]
+    return sorted(found)
+
+
+def find_dirs(root: Path, name: str) -> list[Path]:
+    """Folders under `root` (links followed) called `name`, sorted."""
+    return sorted(Path(folder) / name for folder, dirs, _ in os.walk(root, followlinks=True) if name in dirs)
