@@ -13,5 +13,7 @@ from mnlu.corpora import (  # noqa: E402,F401
     i2b2_2011_coref,
     i2b2_2012_temporal,
     i2b2_2014_deid,
+    n2c2_2018_ade,
     n2c2_2018_cohort,
+    n2c2_2022_sdoh,
 )

@@ -347,3 +347,23 @@ def progress(items, corpus: str, split: str):
     from tqdm import tqdm
 
     return tqdm(items, desc=f"{corpus}/{split}", unit="doc", leave=False, disable=None)
+
+
+def brat_pairs(members, ctx: ConvertContext) -> list[tuple[str, Any, Any]]:
+    """(path stem, .txt member, .ann member) for every BRAT pair among archive members or files, in path order;
+    a lone .txt or .ann is reported."""
+    by_stem: dict[str, dict[str, Any]] = {}
+    for m in members:
+        name = m.name
+        for ext in (".txt", ".ann"):
+            if name.endswith(ext):
+                by_stem.setdefault(name[: -len(ext)], {})[ext] = m
+    out = []
+    for stem in sorted(by_stem):
+        pair = by_stem[stem]
+        if len(pair) == 2:
+            out.append((stem, pair[".txt"], pair[".ann"]))
+        else:
+            (ext, m), = pair.items()
+            ctx.bad(FormatError(m.where, f"a {ext} file without its {'.ann' if ext == '.txt' else '.txt'}"))
+    return out

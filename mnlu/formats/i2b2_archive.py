@@ -24,13 +24,14 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipF
 class Member:
     """One regular file inside an archive; `where` names it in errors as `archive!/member`."""
 
-    archive: Path
-    name: str  # POSIX path inside the archive
+    archive: Path  # the archive, or the folder a plain file was read from
+    name: str  # POSIX path inside the archive (or the folder)
     data: bytes
+    in_archive: bool = True
 
     @property
     def where(self) -> str:
-        return f"{self.archive}!/{self.name}"
+        return f"{self.archive}!/{self.name}" if self.in_archive else f"{self.archive}/{self.name}"
 
     @property
     def basename(self) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from i2b2_testkit import answers, build_zip, check_items, convert, fixture, medical_text
 
 from mnlu.formats.errors import FormatError
 from mnlu.prompts import parse_span_answer
+from tests.mnlu.i2b2_testkit import answers, build_zip, check_items, convert, fixture, medical_text
 
 
 def _deid_root(tmp_path):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from i2b2_testkit import FIXTURES, answers, build_archives, check_items, convert, medical_text
 
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.prompts import parse_span_answer
+from tests.mnlu.i2b2_testkit import FIXTURES, answers, build_archives, check_items, convert, medical_text
 
 COREF = {"i2b2_Beth_Train_Release": "i2b2_Beth_Train_Release.tar.gz",
          "i2b2_Partners_Train_Release": "i2b2_Partners_Train_Release.tar.gz",

@@ -6,10 +6,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from i2b2_testkit import FIXTURES, answers, build_tar, build_zip, check_items, convert, medical_text
 
 from mnlu.formats.errors import OffsetMismatch
 from mnlu.prompts import parse_span_answer
+from tests.mnlu.i2b2_testkit import (
+    FIXTURES,
+    answers,
+    build_tar,
+    build_zip,
+    check_items,
+    convert,
+    medical_text,
+)
 
 
 def _files(folder: str) -> dict[str, bytes]:
