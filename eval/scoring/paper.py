@@ -267,7 +267,7 @@ def score_paper(records: Iterable[Mapping[str, Any]]) -> PaperScore:
             fp: list = []
             fn: list = []
             _score_spans(rows, rec, fp, fn)
-            unparsed += bool(rec["prediction"].strip()) and not _has_type_line(rec["prediction"])
+            unparsed += not _has_type_line(rec["prediction"])
             err_fp, err_fn = fp or None, fn or None
         elif task in ("QA", "NLI"):
             parsed, err_fp, err_fn = _score_accuracy(rows, rec)
