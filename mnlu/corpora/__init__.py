@@ -17,3 +17,36 @@ from mnlu.corpora import (  # noqa: E402,F401
     n2c2_2018_cohort,
     n2c2_2022_sdoh,
 )
+
+# tabular corpora
+# isort: split
+from mnlu.corpora import (  # noqa: E402,F401
+    aci_bench,
+    bionli,
+    cdsr,
+    clinical_ie,
+    czi_drsm,
+    mtsamples,
+    multinli,
+    pubmedsum,
+    semeval2024_task2_nli4ct,
+    snli,
+    stsb,
+    trialstop,
+)
+
+# public NER/RE corpora
+# isort: split
+from mnlu.corpora import (  # noqa: E402,F401
+    bc4chemd,
+    biored,
+    drugprot,
+    euadr,
+    genia,
+    gnormplus,
+    linnaeus,
+    nlm_gene,
+    pico_data_nguyen2017,
+    pubmed_pico,
+    tmvar,
+)

@@ -74,16 +74,23 @@ def read_delimited(
     header: bool | Sequence[str] = True,
     required: Sequence[str] = (),
     on_bad: OnBad = None,
+    fallback_encoding: str | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line where the record starts, {column: value}) for each record of a CSV/TSV file.
 
     `header=True` takes the column names from the first record (a BOM is dropped); a sequence names the columns
     of a header-less file. A `required` column missing from the header raises; a record with another number of
-    fields goes to `on_bad`.
+    fields goes to `on_bad`. A file that is not UTF-8 is decoded with `fallback_encoding` when one is given
+    (some corpus files are Latin-1).
     """
     report = on_bad or _raise
     kind = "TSV" if delimiter == "\t" else "CSV"
-    text = read_text_file(path)
+    try:
+        text = read_text_file(path)
+    except FormatError:
+        if fallback_encoding is None:
+            raise
+        text = Path(path).read_bytes().decode(fallback_encoding, errors="strict")
     if text.startswith("\ufeff"):
         text = text[1:]
     csv.field_size_limit(_FIELD_LIMIT)
@@ -97,7 +104,7 @@ def read_delimited(
             row = next(reader)
         except StopIteration:
             if names is None and required:
-                raise FormatError(path, f"empty {kind}: expected a header with {list(required)}", line=1)
+                raise FormatError(path, f"empty {kind}: expected a header with {list(required)}", line=1) from None
             return
         except csv.Error as e:
             report(FormatError(path, f"not {kind} ({e})", line=record_start))
