@@ -18,6 +18,8 @@ from typing import Any
 
 from eval.benchmarks import BLURB_TASKS, DATASETS, SUITES
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 COLUMNS = ("dataset", "official", "paper", "metric", "n", "unparsed", "paper_unparsed", "ceiling", "missing")
 
 
@@ -28,6 +30,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
