@@ -131,6 +131,11 @@ def mark(text: str, a: int, b: int, first: Sequence[Mention], second: Sequence[M
     return "".join(pieces)
 
 
+def _markable(first: Sequence[Mention], second: Sequence[Mention], a: int, b: int) -> bool:
+    marked = mark("x" * b, a, b, first, second)
+    return "<<" in marked and "[[" in marked
+
+
 def relation_items(
     ctx: ConvertContext,
     corpus: str,
@@ -184,6 +189,8 @@ def relation_items(
         for p in pairs:
             if p.first not in inside or p.second not in inside:
                 continue
+            if not _markable(by_key[p.first], by_key[p.second], a, b):
+                continue  # every mention of one argument is also a mention of the other: nothing to mark apart
             record = build(f"RE/{corpus}/{split}/{doc_id}/{n}", p, a, b)
             n += 1
             fits, _ = item_fits(record, overhead(p) + window_tokens, budget, count)
