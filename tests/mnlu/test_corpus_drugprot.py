@@ -8,7 +8,15 @@ from collections import Counter
 import pytest
 
 from mnlu.formats.errors import OffsetMismatch
-from tests.mnlu.public_corpus_kit import FIXTURES, check_items, choice_of, convert, medical_text, shared, spans_of
+from tests.mnlu.public_corpus_kit import (
+    FIXTURES,
+    check_items,
+    choice_of,
+    convert,
+    medical_text,
+    shared,
+    spans_of,
+)
 
 
 def test_native_fixture():
