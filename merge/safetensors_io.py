@@ -1,0 +1,207 @@
+"""Streaming safetensors: parse headers ourselves, read byte ranges with pread, write shards header-first.
+
+Why not the `safetensors` package: its NumPy API loads whole tensors (or mmaps them, which counts toward RSS as
+pages are touched); a merge of two 14.5 GB models must stay under 1 GB. Reading with `os.preadv` into reusable
+buffers, and writing each tensor at its final offset in a preallocated shard, keeps memory at a few chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dtypes import STORAGE
+from .errors import MergeError
+
+MAX_HEADER = 100 * 1024 * 1024
+INDEX_NAME = "model.safetensors.index.json"
+SINGLE_NAME = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """Where one tensor's bytes live."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    path: Path
+    offset: int  # absolute file offset of the first byte
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * STORAGE[self.dtype].itemsize
+
+
+class SafetensorsFile:
+    """One .safetensors file: a validated header and pread access to its tensors."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.size = self.path.stat().st_size
+            with open(self.path, "rb") as fh:
+                head = fh.read(8)
+                if len(head) < 8:
+                    raise MergeError(f"{self.path}: truncated safetensors file ({self.size} bytes, no header length)")
+                hlen = int.from_bytes(head, "little")
+                if hlen > MAX_HEADER or 8 + hlen > self.size:
+                    raise MergeError(
+                        f"{self.path}: header length {hlen} does not fit in a file of {self.size} bytes "
+                        "(truncated or not a safetensors file)"
+                    )
+                self.header_bytes = fh.read(hlen)
+        except OSError as exc:
+            raise MergeError(f"{self.path}: cannot read ({exc.strerror})") from None
+        try:
+            header = json.loads(self.header_bytes)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise MergeError(f"{self.path}: header is not valid JSON ({exc})") from None
+        if not isinstance(header, dict):
+            raise MergeError(f"{self.path}: header is not a JSON object")
+        self.metadata = header.pop("__metadata__", None) or {}
+        data_start = 8 + hlen
+        self.tensors: dict[str, TensorEntry] = {}
+        end_max = 0
+        for name, info in header.items():
+            try:
+                dtype, shape, (begin, end) = info["dtype"], tuple(int(s) for s in info["shape"]), info["data_offsets"]
+            except (KeyError, TypeError, ValueError):
+                raise MergeError(f"{self.path}: tensor {name!r}: malformed header entry {info!r}") from None
+            if dtype not in STORAGE:
+                raise MergeError(
+                    f"{self.path}: tensor {name!r} has dtype {dtype}; the merge reads BF16, F16 and F32 only"
+                )
+            entry = TensorEntry(name, dtype, shape, self.path, data_start + begin)
+            if end - begin != entry.nbytes or begin < 0:
+                raise MergeError(
+                    f"{self.path}: tensor {name!r}: data_offsets {begin}..{end} do not hold {shape} {dtype}"
+                )
+            end_max = max(end_max, end)
+            self.tensors[name] = entry
+        if data_start + end_max > self.size:
+            raise MergeError(
+                f"{self.path}: truncated: tensors need {data_start + end_max} bytes, the file has {self.size}"
+            )
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(self.size.to_bytes(8, "little"))
+        h.update(self.header_bytes)
+        return h.hexdigest()
+
+
+def read_into(fd: int, offset: int, buf: np.ndarray) -> None:
+    """Fill `buf` from `fd` at `offset` (pread; loops over short reads)."""
+    view = memoryview(buf.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if n <= 0:
+            raise MergeError(f"unexpected end of file at offset {offset + done} (file truncated while reading?)")
+        done += n
+
+
+def write_from(fd: int, offset: int, buf: np.ndarray) -> None:
+    view = memoryview(np.ascontiguousarray(buf).reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], offset + done)
+
+
+def shard_files(directory: Path) -> list[Path]:
+    """The safetensors files of an HF model directory (via the index when there is one)."""
+    index = directory / INDEX_NAME
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise MergeError(f"{index}: not a valid safetensors index ({exc})") from None
+        files = sorted(set(weight_map.values()))
+        for f in files:
+            if not (directory / f).is_file():
+                raise MergeError(f"{index}: lists shard {f!r}, which is missing from {directory}")
+        return [directory / f for f in files]
+    single = directory / SINGLE_NAME
+    if single.is_file():
+        return [single]
+    found = sorted(directory.glob("*.safetensors"))
+    if not found:
+        raise MergeError(f"{directory}: no {INDEX_NAME}, {SINGLE_NAME} or *.safetensors file")
+    return found
+
+
+class ShardWriter:
+    """Lays out every output shard's header first, then writes each tensor's bytes at its final offset.
+
+    No shard is ever buffered: files are created at their final size and filled with pwrite, chunk by chunk,
+    from any thread in any order.
+    """
+
+    def __init__(self, directory: Path, tensors: list[tuple[str, str, tuple[int, ...]]], max_shard_bytes: int,
+                 metadata: dict[str, str]):
+        self.directory = Path(directory)
+        groups: list[list[tuple[str, str, tuple[int, ...]]]] = [[]]
+        size = 0
+        for t in tensors:
+            nbytes = math.prod(t[2]) * STORAGE[t[1]].itemsize
+            if groups[-1] and size + nbytes > max_shard_bytes:
+                groups.append([])
+                size = 0
+            groups[-1].append(t)
+            size += nbytes
+        n = len(groups)
+        self.file_names = (
+            [SINGLE_NAME] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+        )
+        self.locations: dict[str, tuple[int, int]] = {}  # name -> (shard index, absolute data offset)
+        self.fds: list[int] = []
+        self.total_size = 0
+        for idx, (fname, group) in enumerate(zip(self.file_names, groups)):
+            header: dict = {"__metadata__": dict(metadata)}
+            pos = 0
+            for name, dtype, shape in group:
+                nbytes = math.prod(shape) * STORAGE[dtype].itemsize
+                header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [pos, pos + nbytes]}
+                pos += nbytes
+            blob = json.dumps(header, separators=(",", ":")).encode()
+            blob += b" " * (-len(blob) % 8)
+            data_start = 8 + len(blob)
+            for name, _dtype, _shape in group:
+                self.locations[name] = (idx, data_start + header[name]["data_offsets"][0])
+            path = self.directory / fname
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            self.fds.append(fd)
+            os.pwrite(fd, len(blob).to_bytes(8, "little") + blob, 0)
+            os.ftruncate(fd, data_start + pos)
+            self.total_size += pos
+        self.weight_map = {name: self.file_names[loc[0]] for name, loc in self.locations.items()}
+
+    def write(self, name: str, byte_offset: int, data: np.ndarray) -> None:
+        shard, start = self.locations[name]
+        write_from(self.fds[shard], start + byte_offset, data)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.fsync(fd)
+            os.close(fd)
+        self.fds = []
+        if len(self.file_names) > 1:
+            index = {"metadata": {"total_size": self.total_size},
+                     "weight_map": dict(sorted(self.weight_map.items()))}
+            (self.directory / INDEX_NAME).write_text(json.dumps(index, indent=2) + "\n")
+
+    def abort(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
