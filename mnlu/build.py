@@ -112,20 +112,48 @@ def _summary(values: list[int]) -> dict[str, float]:
             "max": float(max(values))}
 
 
-def _group_stats(split: str, family: str, corpus: str, lines: list[str], count, max_len: int) -> GroupStats:
-    stats = GroupStats(split, family, corpus, len(lines))
-    if count is None or not lines:
-        return stats
-    from mnlu.prompts import render_chat
+def _lengths_counter():
+    """(prompt, answer, total) token counts of a record from ONE encoding of its rendered chat: the prompt is
+    every token before the answer (so it includes the `<|assistant|>` header), the answer is counted in context
+    (as it is trained, which can differ by one token from encoding it alone), the total adds the `<s>` the
+    trainer prepends. Falls back to three `count_tokens` calls when only that is available."""
+    from mnlu.prompts import EOS_TOKEN, assistant_char_spans, render_chat
     from mnlu.schema import answer_of, prompt_messages
 
-    prompts, answers, totals = [], [], []
-    for line in lines:
-        record = json.loads(line)
-        prompts.append(count(render_chat(prompt_messages(record), add_generation_prompt=True)))
-        answers.append(count(answer_of(record) or ""))
-        totals.append(count(render_chat(record["messages"])) + 1)  # + the <s> the trainer prepends
-    stats.prompt_tokens, stats.answer_tokens, stats.total_tokens = map(_summary, (prompts, answers, totals))
+    try:
+        from mnlu.tokenizer import get_tokenizer
+
+        tokenizer = get_tokenizer()
+    except (ImportError, RuntimeError):
+        count, _ = _token_counter()
+        if count is None:
+            return None
+
+        def by_count(record: dict[str, Any]) -> tuple[int, int, int]:
+            prompt = count(render_chat(prompt_messages(record), add_generation_prompt=True))
+            return prompt, count(answer_of(record) or ""), count(render_chat(record["messages"])) + 1
+
+        return by_count
+
+    def by_offsets(record: dict[str, Any]) -> tuple[int, int, int]:
+        text = render_chat(record["messages"])
+        start, end = assistant_char_spans(record["messages"])[-1]
+        end -= len(EOS_TOKEN)
+        offsets = tokenizer.encode(text, add_special_tokens=False).offsets
+        prompt = sum(1 for a, _ in offsets if a < start)
+        answer = sum(1 for a, _ in offsets if start <= a < end)
+        return prompt, answer, len(offsets) + 1
+
+    return by_offsets
+
+
+def _group_stats(split: str, family: str, corpus: str, lines: list[str], lengths, max_len: int) -> GroupStats:
+    stats = GroupStats(split, family, corpus, len(lines))
+    if lengths is None or not lines:
+        return stats
+    prompts, answers, totals = zip(*(lengths(json.loads(line)) for line in lines))
+    stats.prompt_tokens, stats.answer_tokens, stats.total_tokens = (
+        _summary(list(x)) for x in (prompts, answers, totals))
     stats.over_max_seq_length = sum(t > max_len for t in totals)
     return stats
 
@@ -190,12 +218,13 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
         kept[(split, family)] = cut
 
     staging = Path(job.staging)
+    lengths = _lengths_counter()
     for (split, family), rows in sorted(kept.items()):
         lines = [row[0] for row in rows]
         if not lines:
             continue
         write_group(lines, staging / split / family / f"{job.name}.jsonl", staging / split / family / job.name)
-        report.groups.append(_group_stats(split, family, job.name, lines, count, job.max_seq_length))
+        report.groups.append(_group_stats(split, family, job.name, lines, lengths, job.max_seq_length))
     return report
 
 

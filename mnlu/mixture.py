@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,8 +221,3 @@ def mix_records(out_dir: str | Path, split: str = "train", seed: int = 42) -> li
     rng.shuffle(records)
     return records
 
-
-def families_of(rows: Iterable[tuple[str, str]]) -> list[str]:
-    """Families in the canonical order of the schema."""
-    present = {family for _, family in rows}
-    return [f for f in FAMILIES if f in present]
