@@ -108,20 +108,25 @@ def load_hf(
             )
         if info.dtype not in TORCH_NAMES:
             raise CheckpointError(f"{files.where[hf_name]}: tensor {hf_name!r} has unsupported dtype {info.dtype}")
-        host = files.read(hf_name)
-        host = np.ascontiguousarray(host.T) if transpose else host
-        if host.dtype != target:
-            host = host.astype(target)
-        if mesh is not None:
-            sharding = param_sharding(getattr(var, "logical_axes", None), want, mesh, rules)
-            value = jax.make_array_from_callback(want, sharding, lambda idx, h=host: h[idx])
-        else:
-            value = jax.device_put(host)
-        var.set_value(value)
+        host = files.read_into(hf_name, target, transpose)
+        value = _place(host, want, getattr(var, "logical_axes", None), mesh, rules)
         del host
+        var.set_value(value)
     model = nnx.merge(graphdef, abstract)
     model.hf_source = str(path)
     return model
+
+
+def _place(host: np.ndarray, shape, axes, mesh: Mesh | None, rules) -> jax.Array:
+    """Put one tensor, already in its final layout and dtype, on the device(s).
+
+    Without a mesh on a CPU backend the aligned host buffer is adopted as is (no copy); with a mesh each device
+    receives its slice and the host buffer is dropped as soon as this returns.
+    """
+    if mesh is None:
+        return jax.device_put(host)
+    sharding = param_sharding(axes, shape, mesh, rules)
+    return jax.make_array_from_callback(tuple(shape), sharding, lambda idx, h=host: h[idx])
 
 
 def _host_array(value: jax.Array) -> np.ndarray:

@@ -92,22 +92,64 @@ class SafetensorsFile:
                 )
             self.tensors[name] = TensorInfo(name, dtype, shape, base + lo, base + hi)
 
+    def _pread(self, fd: int, out: np.ndarray, offset: int, what: str) -> None:
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        done = 0
+        while done < len(view):
+            got = os.preadv(fd, [view[done:]], offset + done)
+            if got <= 0:
+                raise SafetensorsError(f"{self.path}: unexpected end of file reading {what!r}")
+            done += got
+
     def read(self, name: str) -> np.ndarray:
         """One tensor as a fresh, writable array (positional read: no mmap pages linger in RSS)."""
+        return self.read_into(name)
+
+    def read_into(self, name: str, dtype: np.dtype | None = None, transpose: bool = False,
+                  chunk_bytes: int = 16 << 20) -> np.ndarray:
+        """One tensor in its final layout (transposed for 2-D, cast to `dtype`) in a 64-byte-aligned buffer.
+
+        Rows are read and converted a chunk at a time, so the only full-size buffer is the result; on a CPU
+        backend jax adopts an aligned buffer without copying it.
+        """
         info = self.tensors[name]
-        out = np.empty(info.shape, info.dtype)
-        view = memoryview(out.reshape(-1).view(np.uint8))
+        dtype = np.dtype(dtype or info.dtype)
+        shape = info.shape[::-1] if transpose else info.shape
+        out = aligned_empty(shape, dtype)
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            done = 0
-            while done < info.nbytes:
-                got = os.preadv(fd, [view[done:]], info.start + done)
-                if got <= 0:
-                    raise SafetensorsError(f"{self.path}: unexpected end of file reading {name!r}")
-                done += got
+            if not transpose and dtype == info.dtype:
+                self._pread(fd, out, info.start, name)
+                return out
+            rows = info.shape[0] if info.shape else 1
+            row_elems = int(np.prod(info.shape[1:], dtype=np.int64))
+            row_bytes = row_elems * info.dtype.itemsize
+            step = max(1, chunk_bytes // max(row_bytes, 1))
+            flat_out = out.reshape(-1) if not transpose else None
+            for r0 in range(0, rows, step):
+                r1 = min(rows, r0 + step)
+                chunk = np.empty((r1 - r0, *info.shape[1:]), info.dtype)
+                self._pread(fd, chunk, info.start + r0 * row_bytes, name)
+                if transpose:
+                    if dtype == info.dtype and dtype.itemsize in (2, 4):
+                        ints = np.dtype(f"u{dtype.itemsize}")
+                        out.view(ints)[..., r0:r1] = chunk.view(ints).T
+                    else:
+                        out[..., r0:r1] = chunk.T.astype(dtype)
+                else:
+                    flat_out[r0 * row_elems : r1 * row_elems] = chunk.reshape(-1).astype(dtype)
         finally:
             os.close(fd)
         return out
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype, align: int = 64) -> np.ndarray:
+    """An uninitialised array whose data starts on an `align`-byte boundary (zero-copy for jax on CPU)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(nbytes + align, np.uint8)
+    start = (-buf.ctypes.data) % align
+    return buf[start : start + nbytes].view(dtype).reshape(shape)
 
 
 class CheckpointFiles:
@@ -145,6 +187,9 @@ class CheckpointFiles:
 
     def read(self, name: str) -> np.ndarray:
         return self.files[self.where[name]].read(name)
+
+    def read_into(self, name: str, dtype: np.dtype | None = None, transpose: bool = False) -> np.ndarray:
+        return self.files[self.where[name]].read_into(name, dtype, transpose)
 
     def names(self) -> list[str]:
         return list(self.where)

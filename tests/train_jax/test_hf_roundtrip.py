@@ -156,3 +156,21 @@ def test_export_refuses_to_overwrite_without_consent(tmp_path):
     with pytest.raises(FileExistsError):
         save_hf(model, tmp_path / "out")
     assert (tmp_path / "out" / "keep.txt").read_text() == "user data"
+
+
+def test_load_onto_a_mesh_places_shards_and_keeps_logits(tmp_path):
+    import jax
+
+    from train_jax.sharding import make_mesh
+
+    ref = tiny_hf_model(seed=12)
+    save_hf_reference(ref, tmp_path / "hf")
+    mesh = make_mesh({"fsdp": 4, "tensor": 2})
+    model = load_hf(tmp_path / "hf", mesh=mesh)
+    state = dict(nnx.state(model, nnx.Param).flat_state())
+    q = state[("layers", 0, "self_attn", "q_proj", "kernel")].get_value()
+    assert q.sharding.spec == jax.sharding.PartitionSpec("fsdp", "tensor")
+    assert len(q.addressable_shards) == 8 and q.addressable_shards[0].data.shape == (16, 32)
+    ids = np.arange(20).reshape(2, 10)
+    ref_logits = hf_logits(ref, ids)
+    assert np.abs(np.asarray(model(ids)) - ref_logits).max() <= 1e-4 * np.abs(ref_logits).max()
