@@ -90,6 +90,8 @@ def iter_bioc_xml(path: str | Path, *, report: Report | None = None, repair_off_
                 doc = _convert(document, path, report, repair_off_by_one)
                 if doc is not None:
                     yield doc
+        except FormatError:  # raised by `report` itself (strict mode): not a parser failure
+            raise
         except etree.XMLSyntaxError as e:
             report(FormatError(path, f"not well-formed BioC XML ({e.msg})", line=e.lineno))
         except _PARSE_ERRORS as e:

@@ -1,0 +1,85 @@
+"""JSON / JSON Lines / CSV / TSV readers: record lines, header checks, encodings, robustness."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mnlu.formats.errors import FormatError
+from mnlu.formats.tabular import json_key_lines, read_delimited, read_json, read_jsonl, read_records
+from tests.mnlu.public_corpus_kit import SHARED_MNLU, shared
+from tests.mnlu.reader_fuzz import mutated
+
+
+def test_euadr_tsv_sample_with_latin1_fallback():
+    path = shared("euadr") / "EUADR_Corpus_IBIgroup" / "EUADR_target_disease.csv"
+    with pytest.raises(FormatError, match="not UTF-8"):
+        list(read_delimited(path, delimiter="\t"))
+    rows = list(read_delimited(path, delimiter="\t", fallback_encoding="latin-1"))
+    assert len(rows) == 30 and rows[0][0] == 2
+    assert rows[0][1]["ASSOCIATION_TYPE"] == "SA" and rows[0][1]["ENTITY1_TEXT"] == "LRP5"
+
+
+def test_pico_jsonl_sample():
+    path = shared("pico_data_nguyen2017") / "annotations" / "acl17-test" / "PICO-annos-professional.json"
+    rows = list(read_jsonl(path))
+    assert len(rows) == 20 and rows[0] == (1, rows[0][1]) and rows[0][1]["docid"] == "23549581"
+    assert list(read_records(path))[0][1]["docid"] == "23549581"  # a .json that is JSON Lines
+
+
+def test_multiline_csv_records_report_start_lines(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text('a,b\n1,"two\nlines"\n3\n4,5\n')
+    errors = []
+    rows = list(read_delimited(path, on_bad=errors.append, required=("a", "b")))
+    assert rows == [(2, {"a": "1", "b": "two\nlines"}), (5, {"a": "4", "b": "5"})]
+    assert [e.line for e in errors] == [4]
+    with pytest.raises(FormatError, match="missing column"):
+        list(read_delimited(path, required=("c",)))
+
+
+def test_json_arrays_and_key_lines(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('{"data": [\n  {"src": 1},\n  {"src": 2}\n]}')
+    assert list(read_records(path)) == [(2, {"src": 1}), (3, {"src": 2})]
+    path.write_text('{\n "u1": {"Label": 1},\n "u2": {}\n}')
+    assert json_key_lines(path) == {"u1": 2, "u2": 3}
+    path.write_text('{"a": }')
+    with pytest.raises(FormatError) as info:
+        read_json(path)
+    assert info.value.line == 1
+
+
+def _read_all(data: bytes, tmp_path_factory, suffix: str) -> None:
+    path = tmp_path_factory.mktemp("tab") / f"f{suffix}"
+    path.write_bytes(data)
+    try:
+        if suffix == ".tsv":
+            list(read_delimited(path, delimiter="\t", quoting=csv.QUOTE_NONE, on_bad=lambda e: None))
+        else:
+            list(read_records(path, on_bad=lambda e: None))
+    except FormatError as e:
+        assert e.path == str(path)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([".csv", ".tsv", ".json", ".jsonl"]))
+def test_arbitrary_bytes(tmp_path_factory, data, suffix):
+    _read_all(data, tmp_path_factory, suffix)
+
+
+REAL_TSV = ((SHARED_MNLU / "euadr" / "EUADR_Corpus_IBIgroup" / "EUADR_drug_disease.csv").read_bytes()[:3000]
+            if SHARED_MNLU.is_dir() else b"")
+REAL_JSONL = ((SHARED_MNLU / "pico_data_nguyen2017" / "annotations" / "acl17-test" / "PICO-annos-professional.json")
+              .read_bytes()[:3000] if SHARED_MNLU.is_dir() else b"")
+
+
+@pytest.mark.skipif(not REAL_TSV, reason="shared sample absent")
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_mutated_real_files(tmp_path_factory, data):
+    _read_all(data.draw(mutated(REAL_TSV)), tmp_path_factory, ".tsv")
+    _read_all(data.draw(mutated(REAL_JSONL)), tmp_path_factory, ".json")
