@@ -48,8 +48,10 @@ def _clean(x: Any) -> Any:
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return sum(vals) / len(vals) if len(vals) == len(values) and vals else None
+    """Mean for a suite score; an undefined figure (Pearson r of constant predictions: no correlation shown)
+    counts as 0 rather than voiding the suite."""
+    vals = [0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+    return sum(vals) / len(vals) if vals else None
 
 
 def suite_scores(results: Mapping[str, Mapping[str, Any]], key: str) -> dict[str, Any]:
