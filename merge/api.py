@@ -71,7 +71,7 @@ def run_merge(cfg: MergeConfig, out: str | Path | None = None, *, force: bool = 
         writer = ShardWriter(tmp, [(t.name, t.out_dtype, t.shape) for t in plan.tensors], cfg.max_shard_size,
                              metadata)
         stats = Run(plan, writer, n_threads, cfg.chunk_elements, progress).execute()
-        writer.close()
+        writer.close(fsync=cfg.fsync)
         config = write_config(plan, tmp)
         write_generation_config(plan, tmp, config)
         write_tokenizer(plan, tmp)

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", help="regex: merge only matching tensors (repeatable)")
     p.add_argument("--exclude", action="append", help="regex: copy matching tensors from the base (repeatable)")
     p.add_argument("--orbax-prefix", help="path of the model root inside an orbax checkpoint (e.g. model)")
+    p.add_argument("--fsync", action="store_true", default=None, help="fsync the shards before the rename")
     p.add_argument("--dry-run", action="store_true", help="check the inputs and print the plan; write nothing")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--no-progress", action="store_true")
@@ -105,6 +106,7 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
         chunk_elements=args.chunk_elements,
         max_shard_size=parse_size(args.max_shard_size) if args.max_shard_size else None,
         orbax_prefix=args.orbax_prefix,
+        fsync=args.fsync,
     )
 
 

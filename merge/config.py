@@ -21,7 +21,7 @@ from .methods import METHODS
 TOP_KEYS = {
     "merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source", "out", "rng",
     "seed", "add_pad_token", "vocab_policy", "include", "exclude", "threads", "chunk_elements", "max_shard_size",
-    "orbax_prefix",
+    "orbax_prefix", "fsync",
 }
 MODEL_KEYS = {"model", "parameters"}
 MODEL_PARAMS = {"weight", "density", "drop_rate"}
@@ -60,6 +60,7 @@ class MergeConfig:
     chunk_elements: int = 1 << 20
     max_shard_size: int = 5 * 10**9
     orbax_prefix: str | None = None
+    fsync: bool = False
     extra: dict = field(default_factory=dict)
 
     # Resolved per-model parameters -------------------------------------------------------------
@@ -189,6 +190,7 @@ def from_dict(raw: dict, source: str = "config") -> MergeConfig:
         chunk_elements=int(raw.get("chunk_elements", 1 << 20)),
         max_shard_size=parse_size(raw.get("max_shard_size", 5 * 10**9)),
         orbax_prefix=raw.get("orbax_prefix"),
+        fsync=bool(raw.get("fsync", False)),
     )
     return cfg
 

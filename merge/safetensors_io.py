@@ -191,9 +191,12 @@ class ShardWriter:
         shard, start = self.locations[name]
         write_from(self.fds[shard], start + byte_offset, data)
 
-    def close(self) -> None:
+    def close(self, fsync: bool = False) -> None:
+        """Close the shards (fsync first when asked: durable before the rename, at the cost of waiting for
+        writeback; peers such as mergekit and save_pretrained do not wait)."""
         for fd in self.fds:
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
             os.close(fd)
         self.fds = []
         if len(self.file_names) > 1:
