@@ -45,6 +45,7 @@ class ModelConfig:
     dtype: str = "float32"  # compute dtype; logits and loss are always float32
     attention: str = "xla"  # "xla" (reference) or "fused" (jax.nn.dot_product_attention: cuDNN on GPU)
     remat: str = "none"  # see train_jax.model.REMAT_POLICIES
+    scan_layers: bool = False  # run the layers as one lax.scan (compiles one layer); parameters keep their layout
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -231,11 +231,14 @@ class Mistral(nnx.Module):
         cos, sin = rope_tables(pos, self.config.head_dim, self.config.rope_theta)
         x = constrain(self.embed_tokens(ids), ("batch", "length", "embed"))
         policy = self.config.remat
-        for layer in self.layers:
-            if policy == "none":
-                x, _ = layer(x, cos, sin, mask)
-            else:
-                x, _ = _remat_layer(layer, x, cos, sin, mask, policy)
+        if self.config.scan_layers and len(self.layers) > 1:
+            x = _scan_layers(list(self.layers), x, cos, sin, mask, policy, to_jnp_dtype(self.config.dtype))
+        else:
+            for layer in self.layers:
+                if policy == "none":
+                    x, _ = layer(x, cos, sin, mask)
+                else:
+                    x, _ = _remat_layer(layer, x, cos, sin, mask, policy)
         return self.norm(x)
 
     def logits_from_hidden(self, x: jax.Array) -> jax.Array:
@@ -277,6 +280,33 @@ def _remat_layer(layer: DecoderLayer, x, cos, sin, mask, policy: str):
         return layer(x, cos, sin, mask)
 
     return nnx.remat(run, policy=REMAT_POLICIES[policy], prevent_cse=True)(layer, x, cos, sin, mask)
+
+
+def _scan_layers(layers: list[DecoderLayer], x, cos, sin, mask, policy: str, compute_dtype):
+    """All layers as one `lax.scan` over their parameters stacked inside the computation.
+
+    The parameter tree keeps its per-layer layout (checkpoints, HF export and merges never see a stacked
+    tensor); the stack is built from the compute-dtype copies the layers would make anyway, so XLA compiles one
+    layer body instead of one per layer.
+    """
+    if policy not in REMAT_POLICIES:
+        raise ValueError(f"remat={policy!r}; expected one of {list(REMAT_POLICIES)}")
+    graphdef, _ = nnx.split(layers[0])
+
+    def cast(a):
+        return a.astype(compute_dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
+
+    states = [jax.tree.map(cast, nnx.split(layer)[1]) for layer in layers]
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+    def body(x, state):
+        y, _ = nnx.merge(graphdef, state)(x, cos, sin, mask)
+        return y, None
+
+    if policy != "none":
+        body = jax.checkpoint(body, policy=REMAT_POLICIES[policy], prevent_cse=False)
+    x, _ = jax.lax.scan(body, x, stacked)
+    return x
 
 
 def init_model(cfg: ModelConfig, seed: int = 0) -> Mistral:

@@ -107,3 +107,54 @@ def constrain(x: jax.Array, axes: Sequence[str | None]) -> jax.Array:
 def param_sharding(logical_axes: Sequence[str | None] | None, shape, mesh: Mesh, rules=DEFAULT_RULES) -> NamedSharding:
     spec = PartitionSpec() if logical_axes is None else logical_to_spec(logical_axes, rules, mesh, shape)
     return NamedSharding(mesh, spec)
+
+
+# ------------------------------------------------------------------------ shardings of the training state
+
+BATCH_AXES = (None, "batch", "length")  # [micro-batches, rows, tokens]
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def param_shardings(params_state, mesh: Mesh, rules=DEFAULT_RULES) -> dict:
+    """A pure-dict tree of NamedShardings for an `nnx.State` of Params (concrete or abstract), from their
+    `logical_axes` metadata; the tree has the layout of `state.to_pure_dict()`."""
+    from flax import nnx
+
+    def one(var):
+        value = var.get_value() if hasattr(var, "get_value") else var.value
+        return param_sharding(getattr(var, "logical_axes", None), value.shape, mesh, rules)
+
+    shardings = jax.tree.map(one, params_state, is_leaf=lambda x: isinstance(x, nnx.Variable))
+    return shardings.to_pure_dict() if hasattr(shardings, "to_pure_dict") else shardings
+
+
+def param_specs(params_state, mesh: Mesh, rules=DEFAULT_RULES) -> dict:
+    """The PartitionSpec of every parameter, keyed by its '/'-joined path (for golden files and logs)."""
+    flat = jax.tree_util.tree_flatten_with_path(param_shardings(params_state, mesh, rules))[0]
+    return {"/".join(str(getattr(k, "key", k)) for k in path): s.spec for path, s in flat}
+
+
+def optimizer_shardings(tx, abstract_opt_state, params_shardings: dict, mesh: Mesh):
+    """Each parameter-shaped tree inside the optimizer state (AdamW's mu and nu) is sharded like the parameters;
+    scalars (step counts) are replicated."""
+    import optax
+
+    return optax.tree_map_params(
+        tx, lambda _, s: s, abstract_opt_state, params_shardings, transform_non_params=lambda _: replicated(mesh)
+    )
+
+
+def batch_sharding(mesh: Mesh, shape: Sequence[int], rules=DEFAULT_RULES) -> NamedSharding:
+    """Batches [micro-batches, rows, tokens]: rows split over the batch mesh axes (data, fsdp)."""
+    return NamedSharding(mesh, logical_to_spec(BATCH_AXES, rules, mesh, shape))
+
+
+def batch_parallelism(mesh: Mesh, rules=DEFAULT_RULES) -> int:
+    """How many ways a batch's rows are split: the product of the mesh axes the `batch` rule maps to."""
+    table = dict(reversed(list(rules)))
+    target = table.get("batch")
+    axes = () if target is None else ((target,) if isinstance(target, str) else tuple(target))
+    return int(np.prod([mesh.shape[a] for a in axes])) if axes else 1

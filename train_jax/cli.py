@@ -1,0 +1,140 @@
+"""`mnlu train` and `mnlu export`.
+
+    mnlu train --config configs/tiny.yaml [--key value ...]     any config key, e.g. --max_steps 50 --mesh.tensor 2
+    mnlu export --checkpoint OUTPUT_DIR --out HF_DIR [--step N] [--dtype bfloat16] [--max-shard-size 5GB]
+
+`export` reads the checkpoint tensor by tensor with tensorstore (no jax devices, never the whole model in memory)
+and writes an HF directory through `save_hf`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+TRAIN_USAGE = """usage: mnlu train --config FILE [--key value ...]
+
+Trains with the recipe in FILE; any key can be overridden on the command line (`--learning_rate 1e-5`,
+`--mesh.tensor 2`, `--report_to tensorboard`). Keys: the paper's alignment-handbook keys (model_name_or_path,
+dataset_mixer, learning_rate, ...) and the JAX keys (mesh, param_dtype, attention, remat_policy, scan_layers, ...).
+`mnlu train --keys` lists them all. Exit codes: 0 done, 2 bad config or data, 143 stopped by SIGTERM after saving.
+"""
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    from train_jax.data_sources import DataError
+    from train_jax.train_config import HF_ONLY_KEYS, KEYS, TrainConfigError, load_config
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(TRAIN_USAGE)
+        return 0
+    if args[0] == "--keys":
+        print("keys:", " ".join(sorted(KEYS)))
+        print("accepted and ignored:", " ".join(sorted(HF_ONLY_KEYS)))
+        return 0
+    config = None
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--config" and i + 1 < len(args):
+            config = args[i + 1]
+            i += 2
+        elif args[i].startswith("--config="):
+            config = args[i].split("=", 1)[1]
+            i += 1
+        else:
+            rest.append(args[i])
+            i += 1
+    try:
+        cfg = load_config(config, rest)
+        from train_jax.trainer import run
+
+        result = run(cfg)
+    except (TrainConfigError, DataError, FileNotFoundError) as e:
+        print(f"mnlu train: {e}", file=sys.stderr)
+        return 2
+    return result.exit_code
+
+
+class LazyTensor:
+    """A checkpoint tensor read from disk only when converted to a NumPy array (one at a time in `save_hf`)."""
+
+    def __init__(self, step_dir: Path, name: str, shape: tuple[int, ...], dtype: np.dtype):
+        self.step_dir, self.name, self.shape, self.dtype = step_dir, name, tuple(shape), np.dtype(dtype)
+        self.ndim = len(self.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        from train_jax.checkpoint import read_param
+
+        arr = read_param(self.step_dir, self.name)
+        if tuple(arr.shape) != self.shape:
+            raise ValueError(f"{self.step_dir}/params: {self.name} has shape {arr.shape}; the config needs {self.shape}")
+        return arr if dtype is None else arr.astype(dtype)
+
+
+def lazy_model(step_dir: Path):
+    """The checkpoint's model with every parameter a LazyTensor (shapes from the saved config)."""
+    from flax import nnx
+
+    from train_jax.checkpoint import param_names, read_meta
+    from train_jax.config import ModelConfig
+    from train_jax.model import abstract_model
+
+    meta = read_meta(step_dir)
+    cfg = ModelConfig.from_hf_dict(meta["model_config"], source=str(step_dir / "meta"))
+    model = abstract_model(cfg)
+    have = set(param_names(step_dir))
+    for path, var in nnx.state(model, nnx.Param).flat_state():
+        name = ".".join(str(k) for k in path)
+        if name not in have:
+            raise FileNotFoundError(f"{step_dir}/params: tensor {name!r} is missing")
+        shape = var.get_value().shape
+        var.set_value(LazyTensor(step_dir, name, shape, var.get_value().dtype))
+    return model, meta
+
+
+def export(checkpoint: str | Path, out: str | Path, *, step: int | None = None, dtype: str | None = None,
+           max_shard_size: str = "5GB", overwrite: bool = False) -> Path:
+    from train_jax.checkpoint import find_step_dir
+    from train_jax.hf import save_hf
+
+    step_dir = find_step_dir(checkpoint, step)
+    model, meta = lazy_model(step_dir)
+    tok = meta.get("tokenizer", "bundled")
+    tokenizer = Path(tok) if tok != "bundled" and (Path(tok) / "tokenizer_config.json").is_file() else True
+    return save_hf(
+        model, out, tokenizer=tokenizer, max_shard_size=max_shard_size,
+        dtype=dtype or meta.get("export_dtype"), overwrite=overwrite,
+        metadata={"source_checkpoint": str(step_dir.resolve()), "step": str(meta.get("step", ""))},
+    )
+
+
+def export_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mnlu export", description="A training checkpoint → an HF directory.")
+    parser.add_argument("--checkpoint", required=True, help="training output_dir, its checkpoints/ or a step dir")
+    parser.add_argument("--out", required=True, help="HF directory to write (written under a temporary name)")
+    parser.add_argument("--step", type=int, default=None, help="a saved step (default: the latest)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None,
+                        help="tensor dtype (default: the run's torch_dtype)")
+    parser.add_argument("--max-shard-size", default="5GB")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    from train_jax.checkpoint import CheckpointNotFound
+
+    try:
+        path = export(args.checkpoint, args.out, step=args.step, dtype=args.dtype,
+                      max_shard_size=args.max_shard_size, overwrite=args.overwrite)
+    except (CheckpointNotFound, FileExistsError, FileNotFoundError) as e:
+        print(f"mnlu export: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(train_main())
