@@ -66,7 +66,9 @@ def test_build_on_the_real_samples(shared_build, shared_data):
         assert group["instances"] == len(rows) and group["total_tokens"]["max"] > 0
     assert len(records[("train", "STS", "stsb")]) == 199  # 200 rows, one exact duplicate pair
     assert status["stsb"]["duplicates"] == 1
-    assert len(records[("test", "NLI", "snli")]) == 99  # the dev sample is held out: the 0.03 fraction is not applied
+    # the SNLI sample is the dev file (99 labelled pairs): dev goes to train, where the paper's 0.03 keeps int(2.97)
+    assert len(records[("train", "NLI", "snli")]) == 2 and ("test", "NLI", "snli") not in records
+    assert status["snli"]["dropped_by_fraction"] == 97
     md = (out / "stats.md").read_text()
     assert "| train | STS | stsb | 199 |" in md and "## Not built" in md and "- cdsr: unavailable" in md
     bad = [json.loads(x) for x in (out / "bad_records.jsonl").read_text().splitlines()]
@@ -85,18 +87,21 @@ def fixture_raw(tmp_path) -> Path:
 
 def test_fractions_dedup_and_absent_corpora(fixture_raw, tmp_path, capsys):
     config = tmp_path / "mix.yaml"
-    config.write_text("corpora:\n  multinli: {fraction: 0.5}\n  bionli: {}\n  snli: {fraction: 0.03}\n")
+    config.write_text("corpora:\n  multinli: {fraction: 0.5}\n  bionli: {fraction: 0.5}\n  snli: {fraction: 0.03}\n")
     out = tmp_path / "out"
     assert main(["build", "--config", str(config), "--raw", str(fixture_raw), "--out", str(out), "--no-progress"]) == 0
     summary = capsys.readouterr().out
     assert "skipped snli: absent" in summary
     records = jsonl_records(out)
-    # multinli train: 4 items, one exact duplicate → 3, fraction 0.5 → the first int(1.5) = 1
-    assert [r["prompt_id"] for r in records[("train", "NLI", "multinli")]] == ["multinli-900001e"]
+    # multinli train: 4 train-file items, one exact duplicate → 3, then the 2 dev items (dev goes to train) → 5;
+    # fraction 0.5 → the first int(2.5) = 2, which come from the train file
+    assert [r["prompt_id"] for r in records[("train", "NLI", "multinli")]] == ["multinli-900001e", "multinli-900002n"]
     stats = {c["name"]: c for c in json.loads((out / "stats.json").read_text())["corpora"]}
-    assert stats["multinli"]["duplicates"] == 1 and stats["multinli"]["dropped_by_fraction"] == 2
+    assert stats["multinli"]["duplicates"] == 1 and stats["multinli"]["dropped_by_fraction"] == 3
     assert stats["snli"]["status"] == "absent"
-    assert len(records[("test", "NLI", "multinli")]) == 2  # test is never cut
+    # bionli: train 4 → int(2.0) = 2; its test split (2 items) is never cut
+    assert len(records[("train", "NLI", "bionli")]) == 2 and stats["bionli"]["dropped_by_fraction"] == 2
+    assert len(records[("test", "NLI", "bionli")]) == 2
     assert "- snli: absent" in (out / "stats.md").read_text()
     # registered corpora that the config omits are still built with fraction 1.0
     assert ("train", "DC", "trialstop") in records and stats["trialstop"]["fractions"] == {}
@@ -168,7 +173,8 @@ def test_path_override_and_mix(fixture_raw, tmp_path):
     out = tmp_path / "out"
     assert main(["build", "--config", str(config), "--raw", str(fixture_raw), "--out", str(out),
                  "--corpora", "multinli", "--no-progress"]) == 0
-    assert len(jsonl_records(out)[("train", "NLI", "multinli")]) == 3
+    assert len(jsonl_records(out)[("train", "NLI", "multinli")]) == 5  # 3 unique train-file items + 2 dev items
     mixed = mix_records(out, "train", seed=42)
-    assert sorted(r["prompt_id"] for r in mixed) == ["multinli-900001e", "multinli-900002n", "multinli-900003c"]
+    assert sorted(r["prompt_id"] for r in mixed) == ["multinli-900001e", "multinli-900002n", "multinli-900003c",
+                                                     "multinli-900101c", "multinli-900201e"]
     assert mixed == mix_records(out, "train", seed=42)

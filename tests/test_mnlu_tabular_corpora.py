@@ -80,7 +80,7 @@ def test_all_twelve_registered_with_families():
 def test_snli_sample(shared_data):
     items, ctx = convert("snli", shared_data / "mnlu" / "snli")
     assert len(items) == 99 and not ctx.bad_records  # 100 lines, one gold_label "-"
-    assert {i.split for i in items} == {"test"}  # the sample is the dev file: held out
+    assert {i.split for i in items} == {"train"}  # the sample is the dev file: dev goes to train (mnlu.splits)
     labels = collections.Counter(answer_of(i.record) for i in items)
     assert labels == {"(C) contradiction": 36, "(A) entailment": 32, "(B) neutral": 31}
     first = by_id(items)["snli-4705552913.jpg#2r1n"]
@@ -162,7 +162,8 @@ def test_pubmedsum_sample(shared_data):
 def test_aci_bench_sample(shared_data):
     items, ctx = convert("aci_bench", shared_data / "mnlu" / "aci_bench", count_tokens=count_tokens)
     assert not ctx.bad_records
-    assert collections.Counter(i.split for i in items) == {"train": 10, "test": 20}
+    # train.csv holds 10 encounters and valid.csv 20; valid goes to train (mnlu.splits)
+    assert collections.Counter(i.split for i in items) == {"train": 30}
     first = by_id(items)["aci_bench-train-D2N001"]
     assert answer_of(first.record).startswith("CHIEF COMPLAINT\n\nAnnual exam.")
     assert user_text(first).split("Medical text: ", 1)[1].startswith("[doctor] hi , martha . how are you ?")
@@ -205,9 +206,10 @@ def test_clinical_ie_fixture():
                                                   "Duration": ["7 days"], "Reason": ["otitis"]}
     status = got["clinical_ie-status-test-3"].record
     assert answer_of(status) == "Active: Kadian...Levaquin\nDiscontinued: Prednisone\nNeither: None"
-    # both configs of one snippet and all items of a snippet share the seeded split
-    assert {i.split for i in items if i.record["prompt_id"].startswith("clinical_ie-attr-validation-3")} \
-        in ({"train"}, {"test"})
+    # validation.csv goes to train (2 snippets: 2 flat items + 3 medication groups), the test.csv files to test
+    # (attributes: 2 flat + 2 groups; status: 3 snippets), as distributed (mnlu.splits)
+    splits = collections.Counter((i.record["prompt_id"].split("-")[2], i.split) for i in items)
+    assert splits == {("validation", "train"): 5, ("test", "test"): 7}
 
 
 def test_clinical_ie_bad_offset_is_reported_with_file_line_and_offset():
@@ -255,7 +257,11 @@ def test_bionli_fixture():
 
 def test_multinli_fixture():
     items, ctx = convert("multinli", FIXTURES / "multinli")
-    assert collections.Counter(i.split for i in items) == {"train": 4, "test": 2}  # "-" skipped; dev → test
+    # train: 5 lines, one "-" skipped → 4; dev_matched 1 (+1 bad line), dev_mismatched 1; dev → train
+    assert collections.Counter(i.split for i in items) == {"train": 6}
+    ids = [i.record["prompt_id"] for i in items]  # the train file first, so a fraction keeps its rows first
+    assert ids[:4] == ["multinli-900001e", "multinli-900002n", "multinli-900003c", "multinli-900001e"]
+    assert ids[4:] == ["multinli-900101c", "multinli-900201e"]
     (bad,) = ctx.bad_records
     assert bad.path.endswith("multinli_1.0_dev_matched.jsonl") and bad.line == 2
     assert "invalid JSON" in bad.reason

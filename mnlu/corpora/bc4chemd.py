@@ -1,7 +1,7 @@
 """BC4CHEMD (BioCreative IV CHEMDNER, IOB version of Crichton et al. 2017): chemical NER.
 
 Native layout: `BC4CHEMD/{train,devel,test}.tsv`, `token<TAB>tag` with B-Chemical / I-Chemical / O and a blank
-line between sentences (the version MNLU most likely used; FORMATS.md §13). One item per sentence; devel → train.
+line between sentences (the version MNLU most likely used; FORMATS.md §13). One item per sentence; devel → train (`mnlu.splits`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from mnlu.corpora._public_common import iob_items
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
+from mnlu.splits import split_of_name
 
 CORPUS = "bc4chemd"
 TYPES = {"Chemical": "a chemical compound or drug (systematic, trivial, formula, abbreviation or family name)"}
@@ -23,4 +24,4 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     if not files:
         raise CorpusUnavailable(root, "no BC4CHEMD/{train,devel,test}.tsv (IOB) here")
     for path in files:
-        yield from iob_items(ctx, CORPUS, "test" if path.stem == "test" else "train", path, TYPES)
+        yield from iob_items(ctx, CORPUS, split_of_name(path.stem), path, TYPES)

@@ -3,7 +3,8 @@
 Native files: `BioRED/{Train,Dev,Test}.PubTator` (read first, as BigBio does), else `{Train,Dev,Test}.BioC.XML`
 or `.BioC.JSON`. Relations link **concept ids** (a mention may carry several, comma-separated), so an RE item asks
 about two concepts, every mention of each marked in the text. Candidate pairs are the co-occurring concept pairs
-whose type pair BioRED annotates; a pair without a relation is "not related to". Dev goes to train.
+whose type pair BioRED annotates; a pair without a relation is "not related to". Dev goes to train
+(`mnlu.splits`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.errors import FormatError
 from mnlu.formats.pubtator import read_pubtator
+from mnlu.splits import split_of_name
 
 CORPUS = "biored"
 ENTITY_TYPES = {
@@ -41,8 +43,8 @@ PAIR_TYPES = {frozenset(p) for p in [
 _ID_SEP = re.compile(r"[,;]")
 
 
-def split_of(path: Path) -> str:
-    return "test" if path.name.lower().startswith("test") else "train"
+def split_of(path: Path) -> str | None:
+    return split_of_name(path.name.split(".")[0])
 
 
 def concept_ids(identifier: str) -> list[str]:

@@ -10,7 +10,8 @@ ClinicalIE_medication_status); a file belongs to the config named in its path (`
   Duration, Reason; the digit k ties an attribute to medication k), parsed with `ast.literal_eval`.
 Items: span extraction of the six attribute types, one argument-extraction item per medication group (the
 medication is the trigger), and span extraction of the three statuses. The corpus has only validation (5)
-and test (100) snippets and MNLU trains on them, so both are pooled and split by a seeded hash of the snippet.
+and test (100) snippets per config: validation goes to train and test to test (`mnlu.splits`); a file whose
+name says neither gets a seeded split by a hash of the snippet.
 An annotation whose offsets fall outside its snippet is a bad record naming the file, line and offset.
 """
 
@@ -28,7 +29,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.formats.rows import find_files, read_records
 from mnlu.prompts import SpanType, span_extraction
-from mnlu.splits import seeded_split
+from mnlu.splits import seeded_split, split_of_name
 
 ATTR_TYPES = (
     SpanType("Medication", "a medication name"),
@@ -162,6 +163,7 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
                                       "parquet) here; the HF dataset mitclinicalml/clinical-ie is gated")
     for path in files:
         config = next(c for c in CONFIGS if c in str(path.relative_to(root)))
+        file_split = split_of_name(path.stem)
         for line, row in _rows(path, ctx):
             if not isinstance(row, dict) or not isinstance(row.get("snippet"), str) or not row["snippet"].strip():
                 ctx.bad(FormatError(path, "expected a record with a non-empty 'snippet'", line=line))
@@ -171,6 +173,6 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
             key = f"{path.stem}-{line}"
             make = _attr_items if config == "medication_attr" else _status_items
             for record in make(path, line, row, snippet, key, ctx):
-                yield TaskItem(seeded_split(digest, ctx.seed), "events", record)
+                yield TaskItem(file_split or seeded_split(digest, ctx.seed), "events", record)
 
 

@@ -3,8 +3,8 @@
 Native files (no header, UTF-8 TSV; note the official typo `abstracs`):
 `drugprot_{training,development}_abstracs.tsv` (`PMID title abstract`), `..._entities.tsv`
 (`PMID T<n> type start end mention`, offsets into `title + " " + abstract`) and `..._relations.tsv`
-(`PMID type Arg1:T<a> Arg2:T<b>`). Training and development go to train; a gold test release with relations goes to
-test; `test_background` (no gold) is skipped. RE candidates are CHEMICAL × GENE mention pairs in one sentence, plus
+(`PMID type Arg1:T<a> Arg2:T<b>`). Training and development go to train (`mnlu.splits`); a gold test release with relations goes
+to test; `test_background` (no gold) is skipped. RE candidates are CHEMICAL × GENE mention pairs in one sentence, plus
 every gold pair. Options must fit (A)…(M): the two rare AGONIST-ACTIVATOR / AGONIST-INHIBITOR labels are folded into
 AGONIST (11 labels + "not related to"); a pair with two labels keeps the first one in the file.
 Also accepted: NCBI-AIONER's PubTator conversion (`DrugProt_*.PubTator`: Chemical/Gene types, no relations), NER only.
@@ -22,6 +22,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.formats.pubtator import read_pubtator
+from mnlu.splits import split_of_name
 
 CORPUS = "drugprot"
 TYPES = {
@@ -48,12 +49,6 @@ def _rows(path: Path, ctx: ConvertContext, n_cols: int) -> Iterator[tuple[int, l
         yield lineno, cols
 
 
-def _split(name: str) -> str | None:
-    if "background" in name:
-        return None
-    return "test" if "test" in name else "train"
-
-
 def _sentence_ids(text: str, mentions: list[Mention]) -> dict[str, int]:
     """Index of the sentence holding each mention (no boundary inside a mention)."""
     cuts = [m.start() for m in _SENTENCE_END.finditer(text)
@@ -63,10 +58,14 @@ def _sentence_ids(text: str, mentions: list[Mention]) -> dict[str, int]:
 
 def _native(abstracts: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     stem = abstracts.name.rsplit("_", 1)[0]
-    split = _split(stem)
+    if "background" in stem:  # the test background set: no gold annotations
+        return
+    split = split_of_name(stem)
     entities_path = abstracts.with_name(f"{stem}_entities.tsv")
     relations_path = abstracts.with_name(f"{stem}_relations.tsv")
     if split is None:
+        ctx.bad(FormatError(abstracts, "cannot tell the split from the file name (expected training, development "
+                            "or test in it)"))
         return
     if not entities_path.exists():
         ctx.bad(FormatError(abstracts, f"no {entities_path.name} beside it"))
@@ -136,7 +135,10 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     for path in abstracts:
         yield from _native(path, ctx)
     for path in pubtator:
-        split = "test" if "test" in path.name.lower() else "train"
+        split = split_of_name(path.stem)
+        if split is None:
+            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train, Dev or Test in it)"))
+            continue
         for doc in read_pubtator(path, report=ctx.bad):
             yield from doc_ner_items(ctx, CORPUS, split, path, f"pubtator-{doc.doc_id}", doc.text,
                                      [(m.start, m.end, m.type) for m in doc.mentions], PUBTATOR_TYPES, doc.errors)

@@ -11,7 +11,6 @@ Split: no official file; the first 90% of articles (file order) are train, the r
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from mnlu.corpora._public_common import Mention, span_items, span_types
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
+from mnlu.splits import leading_split
 
 CORPUS = "genia"
 TYPES = {
@@ -31,7 +31,6 @@ TYPES = {
     "cell_line": "a cell line",
     "cell_type": "a cell type",
 }
-TRAIN_FRACTION = 0.9
 _CLASS = re.compile(r"G#(\w+)")
 
 
@@ -101,7 +100,6 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         raise CorpusUnavailable(root, "no GENIA_term_3.02/GENIAcorpus3.02.xml here")
     for path in files:
         articles = list(read_articles(path))
-        n_train = math.ceil(TRAIN_FRACTION * len(articles))
         for i, (doc_id, text, mentions, _) in enumerate(articles):
-            split = "train" if i < n_train else "test"
+            split = leading_split(i, len(articles))
             yield from span_items(ctx, CORPUS, split, doc_id, text, mentions, span_types(TYPES), path=path)

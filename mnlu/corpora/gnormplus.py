@@ -17,6 +17,7 @@ from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.pubtator import read_pubtator
+from mnlu.splits import TRAIN, split_of_name
 
 CORPUS = "gnormplus"
 TYPES = {
@@ -27,12 +28,8 @@ TYPES = {
 
 
 def split_of(path: Path) -> str | None:
-    name = path.name.lower()
-    if "test" in name:
-        return "test"
-    if "train" in name or name.startswith("nlmiat"):
-        return "train"
-    return None
+    """The split its name says; NLMIAT (the NLM-IAT abstracts, train as in BigBio) names none."""
+    return split_of_name(path.name.split(".")[0]) or (TRAIN if path.name.lower().startswith("nlmiat") else None)
 
 
 @register(CORPUS, "GNormPlus corpus (BioCreative II GN + NLM-IAT)", ("events",), "P")

@@ -2,7 +2,7 @@
 
 Two native layouts, IOB first:
 - `linnaeus-IOB/{train,devel,test}.tsv` (Crichton et al. 2017, the version of Kocaman & Talby that the paper
-  cites): `token<TAB>tag`, blank line between sentences; one item per sentence; devel goes to train.
+  cites): `token<TAB>tag`, blank line between sentences; one item per sentence; devel goes to train (`mnlu.splits`).
 - `manual-corpus-species-1.x/`: `txt/<doc>.txt` full texts and `tags.tsv` (header `#species id`, columns
   `id document start end text code`, 0-based end-exclusive offsets). Each full text is windowed; no official
   split, so documents are split by a seeded hash. Every tag is checked against the text (`OffsetMismatch`).
@@ -19,7 +19,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.formats.tabular import read_delimited
-from mnlu.splits import seeded_split
+from mnlu.splits import seeded_split, split_of_name
 
 CORPUS = "linnaeus"
 TYPES = {"Species": "a species or organism name, including common names (e.g. human, mouse, E. coli)"}
@@ -65,7 +65,7 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         raise CorpusUnavailable(root, "no linnaeus-IOB/{train,devel,test}.tsv and no manual-corpus-species/tags.tsv")
     if iob:
         for path in iob:
-            yield from iob_items(ctx, CORPUS, "test" if path.stem == "test" else "train", path, TYPES)
+            yield from iob_items(ctx, CORPUS, split_of_name(path.stem), path, TYPES)
         return
     for path in tags:
         yield from _standoff(path, ctx)

@@ -1,5 +1,6 @@
 """MultiNLI 1.0 (`multinli_1.0/multinli_1.0_{train,dev_matched,dev_mismatched}.jsonl`): SNLI's layout plus
-`genre`/`promptID`; both dev sets are held out (test), the Kaggle-only test sets are not distributed."""
+`genre`/`promptID`; both dev sets go to train (`mnlu.splits`), and the Kaggle-only test sets are not
+distributed, so MultiNLI has no test split."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ their arguments, and the status/type labels of labelled arguments → trigger an
 attribute choice items. Labels follow the corpus's annotation.conf (restricted to the challenge's events).
 
 Layout: `{train,dev,test}/{mimic,uw}/<id>.txt|.ann`, as folders or inside the archives of the release; the
-development split is held-out data, so it joins test (as mnlu.splits does for every corpus)."""
+development split goes to train (the policy of `mnlu.splits`)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ from mnlu.formats.brat import parse_ann
 from mnlu.formats.errors import FormatError
 from mnlu.formats.i2b2_archive import Member, decode_text, is_archive, is_junk, iter_members
 from mnlu.prompts import SpanType
+from mnlu.splits import SPLITS, split_of_name
 
 log = logging.getLogger(__name__)
 
 CORPUS = "n2c2_2022_sdoh"
-SUBSETS = {"train": "train", "dev": "test", "test": "test"}
 SOURCES = ("mimic", "uw")
 _LAYOUT = re.compile(r"(?:^|/)(train|dev|test)/(mimic|uw)/([^/]+)\.(?:txt|ann)$")
 
@@ -91,8 +91,8 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
 
         raise CorpusUnavailable(root, f"{CORPUS}: no {{train,dev,test}}/{{mimic,uw}}/<id>.txt + .ann pairs here; "
                                       "request SHAC (n2c2 portal + PhysioNet data use agreements)")
-    for split in ("train", "test"):
-        chosen = [p for p in pairs if SUBSETS[_LAYOUT.search(p[1].name).group(1)] == split]
+    for split in SPLITS:
+        chosen = [p for p in pairs if split_of_name(_LAYOUT.search(p[1].name).group(1)) == split]
         for _stem, txt, ann in progress(chosen, CORPUS, split):
             subset, source, name = _LAYOUT.search(txt.name).groups()
             try:

@@ -14,7 +14,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
 from mnlu.formats.rows import find_files, read_jsonl
 from mnlu.prompts import NLI_LABELS, nli
-from mnlu.splits import split_of_name
+from mnlu.splits import split_of_name, split_rank
 
 NO_CONSENSUS = "-"
 REQUIRED = ("pairID", "sentence1", "sentence2", "gold_label")
@@ -24,7 +24,7 @@ def convert_nli_jsonl(root: Path, ctx: ConvertContext, *, corpus: str, pattern: 
     files = find_files(root, pattern)
     if not files:
         raise CorpusUnavailable(root, f"no {pattern} files (the {corpus} JSON Lines distribution) under this folder")
-    for path in files:
+    for path in sorted(files, key=lambda p: (split_rank(p.stem), p)):  # train rows first, then dev
         split = split_of_name(path.stem)
         if split is None:
             ctx.bad(FormatError(path, "cannot tell the split from the file name (expected train, dev or test)"))

@@ -17,6 +17,7 @@ from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError
 from mnlu.formats.pubtator import read_pubtator
+from mnlu.splits import split_of_name
 
 CORPUS = "nlm_gene"
 TYPES = {
@@ -31,7 +32,10 @@ TYPES = {
 def _pmid_splits(root: Path, ctx: ConvertContext) -> dict[str, str]:
     splits: dict[str, str] = {}
     for path in sorted(root.rglob("Pmidlist.*.txt")):
-        split = "test" if "test" in path.name.lower() else "train"
+        split = split_of_name(path.stem)
+        if split is None:
+            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train or Test in it)"))
+            continue
         for lineno, line in enumerate(read_text_file(path).splitlines(), start=1):
             pmid = line.strip()
             if not pmid:
@@ -60,7 +64,10 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
             yield from doc_ner_items(ctx, CORPUS, split, path, doc.doc_id, doc.text,
                                      [(m.start, m.end, m.type) for m in doc.mentions], TYPES, doc.errors)
     for path in pubtator:
-        split = "test" if "test" in path.name.lower() else "train"
+        split = split_of_name(path.stem)
+        if split is None:
+            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train or Test in it)"))
+            continue
         for doc in read_pubtator(path, report=ctx.bad):
             yield from doc_ner_items(ctx, CORPUS, split, path, doc.doc_id, doc.text,
                                      [(m.start, m.end, m.type) for m in doc.mentions], TYPES, doc.errors)

@@ -2,10 +2,11 @@
 
 Native layout: `docs/<PMID>.txt` (title, blank line, abstract) and
 `annotations/{train,dev,test,acl17-test}/PICO-annos-{crowdsourcing-agg,professional}.json`, JSON Lines of
-`{"Participants": {<annotator>: [[start, end], ...]}, "docid": ...}` with 0-based end-exclusive character offsets into
-the doc text. Labels used: the expert (`MedicalStudent`) labels of acl17-test where a document has them, else the
-`HMMCrowd` aggregation (the paper's proposed aggregate). train and dev → train; test and acl17-test → test. Each span
-is trimmed of surrounding whitespace (and trailing .,;:) and must lie inside the text (else `OffsetMismatch`, document skipped).
+`{"Participants": {<annotator>: [[start, end], ...]}, "docid": ...}` with 0-based end-exclusive character offsets
+into the doc text. Labels used: the expert (`MedicalStudent`) labels of acl17-test where a document has them, else
+the `HMMCrowd` aggregation (the paper's proposed aggregate). train and dev → train; test and acl17-test → test
+(`mnlu.splits`). Each span is trimmed of surrounding whitespace (and trailing .,;:) and must lie inside the text
+(else `OffsetMismatch`, document skipped).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.formats.tabular import read_jsonl
+from mnlu.splits import split_of_name
 
 CORPUS = "pico_data_nguyen2017"
 PICO_TYPE = "PICO element detection"
@@ -26,7 +28,6 @@ TYPES = {"Participants": "the patients or population studied (condition, age, se
 EXPERT, CROWD = "MedicalStudent", "HMMCrowd"
 # Trailing punctuation is trimmed too: a span ending in "." would run into the "..." that joins answer spans.
 TRIM = ".,;:"
-SPLITS = {"train": "train", "dev": "train", "test": "test", "acl17-test": "test"}
 
 
 def _labels(root: Path, ctx: ConvertContext) -> dict[str, tuple[str, Path, int, list]]:
@@ -34,7 +35,7 @@ def _labels(root: Path, ctx: ConvertContext) -> dict[str, tuple[str, Path, int, 
     chosen: dict[str, tuple[str, Path, int, list]] = {}
     for kind, annotator in (("crowdsourcing-agg", CROWD), ("professional", EXPERT)):
         for path in sorted(root.rglob(f"PICO-annos-{kind}.json")):
-            split = SPLITS.get(path.parent.name)
+            split = split_of_name(path.parent.name)
             if split is None:
                 continue
             for line, row in read_jsonl(path, on_bad=ctx.bad):

@@ -1,6 +1,6 @@
 """PubMed PICO (Jin & Szolovits 2018): PICO element detection, as sentence spans of each abstract.
 
-Native files: `splitted/PICO_{train,dev,test}.txt` (dev → train), else the unsplit
+Native files: `splitted/PICO_{train,dev,test}.txt` (dev → train, `mnlu.splits`), else the unsplit
 `structured_abstracts_sentences_PICO.txt` (seeded split by PMID). A line `###<PMID>` starts an abstract, then one
 line per sentence, `<HEADING>|<LABEL>|<sentence>`, and a blank line ends it. The abstract text is its sentences
 joined by one space; each sentence is a span of its label's type. Read as UTF-8, falling back to Latin-1 (one
@@ -17,7 +17,7 @@ from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError
-from mnlu.splits import seeded_split
+from mnlu.splits import seeded_split, split_of_name
 
 CORPUS = "pubmed_pico"
 PICO_TYPE = "PICO element detection"
@@ -86,7 +86,7 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     if not split_files and not whole:
         raise CorpusUnavailable(root, "no splitted/PICO_{train,dev,test}.txt or structured_abstracts_sentences_PICO.txt")
     for path in split_files or whole:
-        fixed = {"train": "train", "dev": "train", "test": "test"}.get(path.stem.split("_")[-1])
+        fixed = split_of_name(path.stem.split("_")[-1])
         for pmid, text, spans in read_abstracts(path, ctx):
             split = fixed if split_files else seeded_split(pmid, ctx.seed)
             yield from doc_ner_items(ctx, CORPUS, split, path, pmid, text, spans, TYPES, (), task="PICO", type_=PICO_TYPE,

@@ -3,8 +3,8 @@
 Statement files are one JSON object keyed by UUID (`training_data/train.json`, `dev.json`, `gold_test.json`),
 each value with `Type` (Single|Comparison), `Section_id`, `Primary_id`, `Secondary_id` (Comparison only),
 `Statement` and `Label`. The premise is the `Section_id` lines of the primary (and secondary) trial's report
-in `CT json/<NCT id>.json` (the folder name has a space). train is train; dev and gold_test are held out
-(test); the unlabelled test.json / practice files are not converted. A statement whose trial report is not
+in `CT json/<NCT id>.json` (the folder name has a space). train and dev go to train, gold_test to test
+(`mnlu.splits`); the unlabelled test.json / practice files are not converted. A statement whose trial report is not
 present is a bad record (file, line of its key, and the missing NCT id). Premises longer than the token
 budget are cut by whole lines.
 """
@@ -20,10 +20,11 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.formats.rows import find_dirs, find_files, json_key_lines, read_json
 from mnlu.prompts import multiple_choice
+from mnlu.splits import split_of_name
 
 LABELS = ("Entailment", "Contradiction")
 SECTIONS = ("Eligibility", "Intervention", "Results", "Adverse Events")
-STATEMENT_FILES = {"train.json": "train", "dev.json": "test", "gold_test.json": "test"}
+STATEMENT_FILES = ("train.json", "dev.json", "gold_test.json")  # test.json (no labels) is not converted
 QUESTION = (
     "Does the statement follow from the clinical trial report(s) below (entailment) or is it contradicted by "
     "them (contradiction)?\nStatement: {statement}"
@@ -57,7 +58,7 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         raise CorpusUnavailable(root, "expected statement files (train.json, dev.json, gold_test.json) and 'CT json/'")
     reports = TrialReports(folders)
     for path in statement_files:
-        split = STATEMENT_FILES[path.name]
+        split = split_of_name(path.stem)
         statements = read_json(path)
         if not isinstance(statements, dict):
             raise FormatError(path, "expected one JSON object keyed by statement UUID", line=1)

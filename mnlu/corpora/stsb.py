@@ -1,8 +1,9 @@
 """STS-B (GLUE `STS-B/{train,dev,test}.tsv`, or the original benchmark's headerless `sts-*.csv`).
 
 GLUE rows: `index genre filename year old_index source1 source2 sentence1 sentence2 score`, read with no quote
-handling because sentences hold stray `"`. GLUE's test.tsv has no score column, so it is not converted and
-GLUE's dev set is the held-out split. The 0–5 real-valued score becomes the integer level nearest to it
+handling because sentences hold stray `"`. GLUE's test.tsv has no score column, so it is not converted;
+GLUE's dev set goes to train (`mnlu.splits`), so this layout has no test split (the original `sts-test.csv`
+has scores and is test). The 0–5 real-valued score becomes the integer level nearest to it
 (`mnlu.prompts.sts` rounds half up).
 """
 

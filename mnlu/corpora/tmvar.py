@@ -18,7 +18,7 @@ from mnlu.corpora._public_common import doc_ner_items
 from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.pubtator import read_pubtator
-from mnlu.splits import seeded_split
+from mnlu.splits import seeded_split, split_of_name
 
 CORPUS = "tmvar"
 V2_TYPES = {
@@ -47,7 +47,8 @@ def _version_and_split(path: Path, doc_id: str, seed: int) -> tuple[str, str] | 
     if name.startswith("tmvar3corpus"):
         return "v3", seeded_split(f"v3-{doc_id}", seed)
     if name.startswith("tmvar3_"):
-        return "v3", "test" if "test" in name else "train"
+        split = split_of_name(name.removeprefix("tmvar3_"))
+        return None if split is None else ("v3", split)
     return None
 
 

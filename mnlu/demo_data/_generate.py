@@ -250,8 +250,10 @@ def write_clinical_ie(rng: random.Random) -> None:
         a, b, c = rng.sample(DRUGS, 3)
         status.append([f"Takes {a} every morning. Stopped {b} last year. Discussed {c} as an option.",
                        f"[{a}]", f"[{b}]", f"[{c}]"])
-    _w(HERE / "clinical_ie" / "medication_attr" / "test.csv", _csv(attr))
-    _w(HERE / "clinical_ie" / "medication_status" / "test.csv", _csv(status))
+    # the real corpus has a validation and a test file per config; validation goes to train (mnlu.splits)
+    for config, rows in (("medication_attr", attr), ("medication_status", status)):
+        _w(HERE / "clinical_ie" / config / "validation.csv", _csv(rows[:16]))
+        _w(HERE / "clinical_ie" / config / "test.csv", _csv(rows[:1] + rows[16:]))
 
 
 def write_sdoh(rng: random.Random) -> None:
