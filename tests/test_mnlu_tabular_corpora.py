@@ -264,7 +264,7 @@ def test_multinli_fixture():
     assert ids[4:] == ["multinli-900101c", "multinli-900201e"]
     (bad,) = ctx.bad_records
     assert bad.path.endswith("multinli_1.0_dev_matched.jsonl") and bad.line == 2
-    assert "invalid JSON" in bad.reason
+    assert "not JSON" in bad.reason
 
 
 @pytest.mark.parametrize("name", TABULAR)

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError, OffsetMismatch
-from mnlu.formats.rows import find_files, read_records
+from mnlu.formats.tabular import read_records
 from mnlu.prompts import SpanType, span_extraction
 from mnlu.splits import seeded_split, split_of_name
 

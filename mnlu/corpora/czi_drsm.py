@@ -17,11 +17,11 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import find_files, read_delimited
+from mnlu.formats.tabular import read_delimited
 from mnlu.prompts import multiple_choice
 from mnlu.splits import seeded_split
 

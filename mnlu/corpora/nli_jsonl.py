@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import find_files, read_jsonl
+from mnlu.formats.tabular import read_jsonl
 from mnlu.prompts import NLI_LABELS, nli
 from mnlu.splits import split_of_name, split_rank
 

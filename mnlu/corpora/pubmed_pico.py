@@ -34,13 +34,6 @@ TYPES = {
 }
 
 
-def _text(path: Path) -> str:
-    try:
-        return read_text_file(path)
-    except FormatError:
-        return path.read_bytes().decode("latin-1")
-
-
 def read_abstracts(path: Path, ctx: ConvertContext) -> Iterator[tuple[str, str, list[tuple[int, int, str]]]]:
     """(PMID, text, sentence spans) per abstract; an abstract with a bad line is reported and skipped."""
     pmid: str | None = None
@@ -52,7 +45,7 @@ def read_abstracts(path: Path, ctx: ConvertContext) -> Iterator[tuple[str, str, 
     def done() -> tuple[str, str, list] | None:
         return (pmid, " ".join(parts), spans) if pmid and parts and not bad else None
 
-    for lineno, raw in enumerate(_text(path).split("\n"), start=1):
+    for lineno, raw in enumerate(read_text_file(path, "latin-1").split("\n"), start=1):
         line = raw.rstrip("\r")
         if line.startswith("###"):
             item = done()

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_dirs, find_files
 from mnlu.corpora.item_helpers import fit_to_budget
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
-from mnlu.formats.rows import find_dirs, find_files, json_key_lines, read_json
+from mnlu.formats.tabular import json_key_lines, read_json
 from mnlu.prompts import multiple_choice
 from mnlu.splits import split_of_name
 

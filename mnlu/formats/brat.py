@@ -116,8 +116,12 @@ class BratDocument:
         return {a.name: a.value for a in self.attributes if a.target == target}
 
 
-def read_text_file(path: str | Path) -> str:
-    """Decode UTF-8 without newline translation (brat offsets count `\\r` too); a BOM is not stripped."""
+def read_text_file(path: str | Path, fallback_encoding: str | None = None) -> str:
+    """Decode UTF-8 without newline translation (brat offsets count `\\r` too); a BOM is not stripped.
+
+    A file that is not UTF-8 raises (naming the line of the first bad byte), or is decoded with
+    `fallback_encoding` when one is given: some corpora ship Latin-1 files (EU-ADR, PubMed PICO).
+    """
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -125,8 +129,14 @@ def read_text_file(path: str | Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise FormatError(path, f"not UTF-8 (byte {e.start})", line=line) from None
+        bad = e.start
+    line = data[:bad].count(b"\n") + 1
+    if fallback_encoding is None:
+        raise FormatError(path, f"not UTF-8 (byte {bad})", line=line)
+    try:
+        return data.decode(fallback_encoding)
+    except UnicodeDecodeError:
+        raise FormatError(path, f"neither UTF-8 (byte {bad}) nor {fallback_encoding}", line=line) from None
 
 
 _ID = re.compile(r"^[TERAMN*#][0-9A-Za-z_\-]*$")

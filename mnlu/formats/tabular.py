@@ -1,9 +1,11 @@
 """JSON, JSON Lines, CSV and TSV readers that report every problem as a FormatError naming file and line.
 
-The standard library does the parsing (`json`, `csv`); this module adds what it lacks for corpus files: strict
-UTF-8 decoding with the line of a bad byte, the line where each record starts (CSV records may span lines; JSON
-array elements and object keys get their own line), a header and column-count check, and no field-size surprise
-(csv's 128 KiB default limit is raised).
+The one row reader of the project (the tabular corpora and the public NER/RE corpora both use it). The standard
+library does the parsing (`json`, `csv`); this module adds what it lacks for corpus files: strict UTF-8
+decoding with the line of a bad byte (or an explicit fallback encoding), a leading BOM dropped, the line where
+each record starts (CSV records may span lines; JSON array elements and object keys get their own line), a
+header and column-count check, and no field-size surprise (csv's 128 KiB default limit is raised: clinical
+notes and whole papers live in single fields).
 
 Bad records go to `on_bad(error)` and are skipped; without `on_bad` the error is raised. A file that cannot be
 read at all (not UTF-8, not JSON, a required column missing) always raises.
@@ -44,16 +46,23 @@ def _loads(text: str, path: str | Path, line: int | None = None) -> Any:
         raise FormatError(path, "JSON nested too deeply", line=line) from None
 
 
+def _read_text(path: str | Path, fallback_encoding: str | None = None) -> str:
+    """The file's text (UTF-8, else `fallback_encoding`), without a leading byte-order mark."""
+    text = read_text_file(path, fallback_encoding)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def read_json(path: str | Path) -> Any:
     """One JSON value (a whole-file object or array)."""
-    return _loads(read_text_file(path), path)
+    return _loads(_read_text(path), path)
 
 
 def read_jsonl(path: str | Path, *, on_bad: OnBad = None, require_object: bool = True
                ) -> Iterator[tuple[int, Any]]:
-    """(line number, value) for each non-blank line; a bad line goes to `on_bad` and is skipped."""
+    """(line number, value) for each non-blank line; a bad line (not JSON, or not an object when
+    `require_object`) goes to `on_bad` and is skipped."""
     report = on_bad or _raise
-    for lineno, line in enumerate(read_text_file(path).split("\n"), start=1):
+    for lineno, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -78,21 +87,15 @@ def read_delimited(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line where the record starts, {column: value}) for each record of a CSV/TSV file.
 
-    `header=True` takes the column names from the first record (a BOM is dropped); a sequence names the columns
-    of a header-less file. A `required` column missing from the header raises; a record with another number of
-    fields goes to `on_bad`. A file that is not UTF-8 is decoded with `fallback_encoding` when one is given
-    (some corpus files are Latin-1).
+    `header=True` takes the column names from the first record (stripped; an empty one, such as a pandas index
+    column, is kept under the key ""); a sequence names the columns of a header-less file. A `required` column
+    missing from the header raises; a record with another number of fields goes to `on_bad`. A file that is
+    not UTF-8 is decoded with `fallback_encoding` when one is given (some corpus files are Latin-1).
+    `quoting=csv.QUOTE_NONE` is for files such as GLUE's whose sentences hold stray quote characters.
     """
     report = on_bad or _raise
     kind = "TSV" if delimiter == "\t" else "CSV"
-    try:
-        text = read_text_file(path)
-    except FormatError:
-        if fallback_encoding is None:
-            raise
-        text = Path(path).read_bytes().decode(fallback_encoding, errors="strict")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = _read_text(path, fallback_encoding)
     csv.field_size_limit(_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=False)
     names: list[str] | None = None if header is True else list(header or [])
@@ -198,7 +201,7 @@ def _iter_object(text: str, pos: int, path: str | Path) -> Iterator[tuple[str, i
 
 def json_key_lines(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, int]:
     """Line of each top-level key of a JSON object file (all keys, or only `keys`), for error messages."""
-    text = read_text_file(path)
+    text = _read_text(path)
     wanted = None if keys is None else set(keys)
     start = _skip_ws(text, 0)
     if not text[start:start + 1] == "{":
@@ -216,7 +219,9 @@ def read_records(path: str | Path, *, on_bad: OnBad = None, delimiter: str | Non
     if suffix in (".csv", ".tsv") or delimiter is not None:
         yield from read_delimited(path, delimiter=delimiter or ("\t" if suffix == ".tsv" else ","), on_bad=on_bad)
         return
-    text = read_text_file(path)
+    if suffix not in (".json", ".jsonl"):
+        raise FormatError(path, f"unsupported file type {suffix!r}; expected .csv, .tsv, .jsonl or .json")
+    text = _read_text(path)
     start = _skip_ws(text, 0)
     if suffix == ".jsonl" or not _is_single_json(text):
         yield from read_jsonl(path, on_bad=on_bad, require_object=False)

@@ -53,6 +53,40 @@ def test_json_arrays_and_key_lines(tmp_path):
     assert info.value.line == 1
 
 
+def test_bom_pandas_index_and_unquoted_tsv(tmp_path):
+    """What the tabular corpora need: a BOM anywhere, MTSamples' empty index header, GLUE's stray quotes."""
+    path = tmp_path / "m.csv"
+    path.write_bytes("\ufeff,medical_specialty,transcription\n0, Urology,\"a,b\"\n".encode())
+    assert list(read_delimited(path, required=("medical_specialty",))) == [
+        (2, {"": "0", "medical_specialty": " Urology", "transcription": "a,b"})]
+    path = tmp_path / "train.tsv"
+    path.write_text('index\tsentence1\tscore\n0\tHe said "hi.\t5.0\n')
+    assert list(read_delimited(path, delimiter="\t", quoting=csv.QUOTE_NONE))[0][1]["sentence1"] == 'He said "hi.'
+    for name, body in (("a.jsonl", '\ufeff{"x": 1}\n'), ("a.json", '\ufeff[{"x": 1}]')):
+        (tmp_path / name).write_text(body, encoding="utf-8")
+        assert list(read_records(tmp_path / name)) == [(1, {"x": 1})]
+    (tmp_path / "b.json").write_text('\ufeff{"k": 1}', encoding="utf-8")
+    assert read_json(tmp_path / "b.json") == {"k": 1}
+
+
+def test_records_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n[1, 2]\n{"a": \n\n{"a": 2}\n')
+    errors = []
+    assert list(read_jsonl(path, on_bad=errors.append)) == [(1, {"a": 1}), (5, {"a": 2})]
+    assert [(e.line, e.reason.split(" (")[0]) for e in errors] == [(2, "expected a JSON object, got list"),
+                                                                   (3, "not JSON")]
+    assert str(errors[1]).startswith(f"{path}:3: ")
+    with pytest.raises(FormatError, match="unsupported file type '.txt'"):
+        list(read_records(tmp_path / "x.txt"))
+    (tmp_path / "two.json").write_text('{"a": [1], "b": [2]}')
+    with pytest.raises(FormatError, match="found 2 arrays"):
+        list(read_records(tmp_path / "two.json"))
+    (tmp_path / "dup.csv").write_text("a,a\n1,2\n")
+    with pytest.raises(FormatError, match="duplicate column names"):
+        list(read_delimited(tmp_path / "dup.csv"))
+
+
 def _read_all(data: bytes, tmp_path_factory, suffix: str) -> None:
     path = tmp_path_factory.mktemp("tab") / f"f{suffix}"
     path.write_bytes(data)
