@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,7 @@ from typing import Any
 from bioc import biocjson, biocxml
 from lxml import etree
 
-from mnlu.formats.errors import FormatError, OffsetMismatch
-
-Report = Callable[[FormatError], None]
-
-
-def _raise(error: FormatError) -> None:
-    raise error
+from mnlu.formats.errors import FormatError, OffsetMismatch, Report, raise_error
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ _PARSE_ERRORS = (etree.LxmlError, ValueError, TypeError, KeyError, AttributeErro
 def iter_bioc_xml(path: str | Path, *, report: Report | None = None, repair_off_by_one: bool = False
                   ) -> Iterator[BioCDoc]:
     """Documents of a BioC XML file, streamed. A parse error ends the file (reported with its line)."""
-    report = report or _raise
+    report = report or raise_error
     path = Path(path)
     try:
         fh = path.open("rb")
@@ -108,7 +102,7 @@ def _reader_line(reader: Any) -> int | None:
 def read_bioc_json(path: str | Path, *, report: Report | None = None, repair_off_by_one: bool = False
                    ) -> list[BioCDoc]:
     """Documents of a BioC JSON collection file (`{"source":…, "documents":[…]}`)."""
-    report = report or _raise
+    report = report or raise_error
     path = Path(path)
     try:
         raw = path.read_bytes().decode("utf-8")
@@ -148,7 +142,7 @@ def read_bioc(path: str | Path, *, report: Report | None = None, repair_off_by_o
         with path.open("rb") as fh:
             head = fh.read(64).lstrip()
     except OSError as e:
-        (report or _raise)(FormatError(path, f"cannot read: {e.strerror or e}"))
+        (report or raise_error)(FormatError(path, f"cannot read: {e.strerror or e}"))
         return
     if head.startswith((b"{", b"[")):
         yield from read_bioc_json(path, report=report, repair_off_by_one=repair_off_by_one)
@@ -158,7 +152,7 @@ def read_bioc(path: str | Path, *, report: Report | None = None, repair_off_by_o
 
 def parse_bioc_xml_string(content: str, *, path: str = "<bioc>", report: Report | None = None) -> list[BioCDoc]:
     """For tests and in-memory data: the same checks as `iter_bioc_xml`."""
-    report = report or _raise
+    report = report or raise_error
     try:
         collection = biocxml.loads(content)
     except etree.XMLSyntaxError as e:

@@ -15,17 +15,11 @@ behaviour (raise) or skip-and-count behaviour from one code path.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnlu.formats.errors import FormatError, OffsetMismatch
-
-Report = Callable[[FormatError], None]
-
-
-def _raise(error: FormatError) -> None:
-    raise error
+from mnlu.formats.errors import FormatError, OffsetMismatch, Report, raise_error
 
 
 @dataclass(frozen=True)
@@ -179,7 +173,7 @@ def parse_ann(
     report: Report | None = None,
 ) -> BratDocument:
     """Parse `.ann` content against its document text; bad lines go to `report` (default: raise)."""
-    report = report or _raise
+    report = report or raise_error
     ann = str(ann_path)
     doc = BratDocument(doc_id=doc_id, text=doc_text, txt_path=str(txt_path), ann_path=ann)
     events_raw: list[Event] = []
@@ -323,7 +317,7 @@ def iter_brat_dir(root: str | Path, *, report: Report | None = None, recursive: 
 
     A `.ann` without a `.txt` (or the reverse) is reported, not guessed at.
     """
-    report = report or _raise
+    report = report or raise_error
     root = Path(root)
     pattern = "**/*.ann" if recursive else "*.ann"
     anns = sorted(p for p in root.glob(pattern) if not p.name.startswith("."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -21,3 +22,12 @@ class FormatError(ValueError):
 
 class OffsetMismatch(FormatError):
     """A span whose text does not match the document text at its offsets (never silently kept)."""
+
+
+Report = Callable[[FormatError], None]
+"""Where a reader sends a bad record: converters pass `ConvertContext.bad` (raise under --strict, else count and
+skip); the default, `raise_error`, stops at the first one."""
+
+
+def raise_error(error: FormatError) -> None:
+    raise error

@@ -9,16 +9,9 @@ a span whose text does not match is an OffsetMismatch naming the file, line and 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from mnlu.formats.errors import FormatError, OffsetMismatch
-
-Report = Callable[[FormatError], None]
-
-
-def _raise(error: FormatError) -> None:
-    raise error
+from mnlu.formats.errors import FormatError, OffsetMismatch, Report, raise_error
 
 
 @dataclass(frozen=True, order=True)
@@ -111,7 +104,7 @@ def _split_lines(text: str) -> list[tuple[int, str]]:
 
 def read_concepts(text: str, path: str, *, report: Report | None = None) -> list[Concept]:
     """`c="text" 13:2 13:6||t="type"` lines of a `.con` file."""
-    report = report or _raise
+    report = report or raise_error
     out = []
     for lineno, line in _split_lines(text):
         m = _MENTION.match(line)
@@ -125,7 +118,7 @@ def read_concepts(text: str, path: str, *, report: Report | None = None) -> list
 
 def read_chains(text: str, path: str, *, report: Report | None = None) -> list[Chain]:
     """`c=".." 12:0 12:0||c=".." 19:0 19:1||...||t="coref person"` lines of a `.chains` file."""
-    report = report or _raise
+    report = report or raise_error
     out = []
     for lineno, line in _split_lines(text):
         mentions, pos = [], 0
@@ -207,7 +200,7 @@ def parse_medication_line(line: str, path: str, lineno: int) -> MedicationEntry:
 
 def read_medication_entries(text: str, path: str, *, report: Report | None = None) -> list[MedicationEntry]:
     """Every entry line of a `.m` / `.entries` file; bad lines go to `report` (default: raise)."""
-    report = report or _raise
+    report = report or raise_error
     out = []
     for lineno, line in _split_lines(text):
         try:

@@ -18,19 +18,15 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
-from mnlu.formats.errors import FormatError, OffsetMismatch
+from mnlu.formats.errors import FormatError, OffsetMismatch, Report, raise_error
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[FormatError], None]
 
-
-def _raise(error: FormatError) -> None:
-    raise error
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -142,7 +138,7 @@ def iter_inline_records(data: str, path: str, *, inline_tag: str = "PHI", report
     The documented defect, an opening `<PHI TYPE="..">` where the closing `</PHI>` belongs
     (`<PHI TYPE="DATE">25th of July<PHI TYPE="DOCTOR">`), is read as that closing tag and logged by line.
     """
-    report = report or _raise
+    report = report or raise_error
     lines = LineIndex(data)
     opens = list(_RECORD_OPEN.finditer(data))
     if not opens:
@@ -403,7 +399,7 @@ OBESITY_JUDGMENTS = {"textual": ("Y", "N", "Q", "U"), "intuitive": ("Y", "N", "Q
 
 def read_obesity_judgments(data: bytes, path: str, *, report: Report | None = None) -> list[Judgment]:
     """`<diseaseset><diseases source=..><disease name=..><doc id=.. judgment=../>` in file order."""
-    report = report or _raise
+    report = report or raise_error
     parser = _expat_parser(path)
     out: list[Judgment] = []
     state: dict[str, str] = {}

@@ -11,20 +11,15 @@ file format is two columns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from mnlu.formats.brat import read_text_file
-from mnlu.formats.errors import FormatError
-
-Report = Callable[[FormatError], None]
+from mnlu.formats.errors import FormatError, Report, raise_error
 
 _TAG = re.compile(r"^(?:O|[BIES]-\S+)$")
 
-
-def _raise(error: FormatError) -> None:
-    raise error
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,7 @@ class IOBSentence:
 def parse_iob(content: str, *, path: str | Path = "<iob>", token_col: int = 0, tag_col: int = -1,
               report: Report | None = None) -> Iterator[IOBSentence]:
     """Sentences of an IOB string; a bad line makes its sentence bad (reported, skipped)."""
-    report = report or _raise
+    report = report or raise_error
     tokens: list[str] = []
     tags: list[str] = []
     first = 0

@@ -12,18 +12,12 @@ its errors and does not check offsets against the text; the format is line-based
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnlu.formats.brat import read_text_file
-from mnlu.formats.errors import FormatError, OffsetMismatch
-
-Report = Callable[[FormatError], None]
-
-
-def _raise(error: FormatError) -> None:
-    raise error
+from mnlu.formats.errors import FormatError, OffsetMismatch, Report, raise_error
 
 
 @dataclass(frozen=True)
@@ -66,7 +60,7 @@ _HEADER = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$", re.S)
 def parse_pubtator(content: str, *, path: str | Path = "<pubtator>", report: Report | None = None
                    ) -> Iterator[PubTatorDocument]:
     """Documents of a PubTator string in file order; bad lines (or documents) go to `report` (default: raise)."""
-    report = report or _raise
+    report = report or raise_error
     block: list[tuple[int, str]] = []
     for lineno, raw in enumerate(content.split("\n"), start=1):
         line = raw[:-1] if raw.endswith("\r") else raw

@@ -16,20 +16,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mnlu.formats.brat import read_text_file
-from mnlu.formats.errors import FormatError
+from mnlu.formats.errors import FormatError, Report, raise_error
 
-OnBad = Callable[[FormatError], None] | None
+OnBad = Report | None
 _FIELD_LIMIT = 1 << 30
 _DECODER = json.JSONDecoder()
 
-
-def _raise(error: FormatError) -> None:
-    raise error
 
 
 def _line_at(text: str, pos: int) -> int:
@@ -61,7 +58,7 @@ def read_jsonl(path: str | Path, *, on_bad: OnBad = None, require_object: bool =
                ) -> Iterator[tuple[int, Any]]:
     """(line number, value) for each non-blank line; a bad line (not JSON, or not an object when
     `require_object`) goes to `on_bad` and is skipped."""
-    report = on_bad or _raise
+    report = on_bad or raise_error
     for lineno, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
@@ -93,7 +90,7 @@ def read_delimited(
     not UTF-8 is decoded with `fallback_encoding` when one is given (some corpus files are Latin-1).
     `quoting=csv.QUOTE_NONE` is for files such as GLUE's whose sentences hold stray quote characters.
     """
-    report = on_bad or _raise
+    report = on_bad or raise_error
     kind = "TSV" if delimiter == "\t" else "CSV"
     text = _read_text(path, fallback_encoding)
     csv.field_size_limit(_FIELD_LIMIT)
