@@ -14,30 +14,21 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnlu.corpora.item_helpers import (
+    NER_TYPE,
+    Mention,
+    answer_pieces,
+    longest_fitting_prefix,
+    record_tokens,
+    token_budget,
+    token_counter,
+)
 from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
-from mnlu.prompts import SpanType, multiple_choice, render_chat, span_extraction, span_instruction
+from mnlu.prompts import SpanType, multiple_choice, span_extraction, span_instruction
+from mnlu.windows import fit_windows
 
 log = logging.getLogger(__name__)
-
-CountTokens = Callable[[str], int]
-
-NER_TYPE = "named entity recognition"
-RE_NEGATIVE = "not related to"  # the released scorer leaves this option out of the micro F1
-
-
-def token_counter(ctx: ConvertContext) -> CountTokens:
-    """The context's counter, else the real Mistral tokenizer (imported lazily; it loads a model file)."""
-    if ctx.count_tokens is not None:
-        return ctx.count_tokens
-    from mnlu.windows import real_count_tokens
-
-    ctx.count_tokens = real_count_tokens()
-    return ctx.count_tokens
-
-
-def record_tokens(record: dict[str, Any], count: CountTokens) -> int:
-    return count(render_chat(record["messages"]))
 
 
 @dataclass
@@ -60,26 +51,17 @@ class Doc:
         return TaskItem(self.split, family, build(self.pid(family)))
 
 
-@dataclass(frozen=True)
-class Mention:
-    start: int
-    end: int
-    label: str
-
-
 def _windows(text: str, spans: Sequence[tuple[int, int]], ctx: ConvertContext, doc: Doc,
              longest_item: Callable[[int, int], int]) -> list[tuple[int, int]]:
-    """Windows of `text` whose longest item fits `ctx.max_seq_length`; a window that cannot fit (a span alone
+    """Windows of `text` whose longest item fits the token budget; a window that cannot fit (a span alone
     longer than the budget) is logged by offsets and skipped."""
-    from mnlu.windows import fit_windows
-
-    count = token_counter(ctx)
+    count, budget = token_counter(ctx), token_budget(ctx)
     out = []
-    for a, b in fit_windows(text, spans, ctx.max_seq_length, longest_item, count):
-        if longest_item(a, b) > ctx.max_seq_length:
+    for a, b in fit_windows(text, spans, budget, longest_item, count):
+        if longest_item(a, b) > budget:
             doc.skipped_windows += 1
             log.warning("%s: %s document %s: window %d-%d does not fit %d tokens (an annotation longer than the "
-                        "budget); skipped", doc.where, doc.corpus, doc.doc_id, a, b, ctx.max_seq_length)
+                        "budget); skipped", doc.where, doc.corpus, doc.doc_id, a, b, budget)
             continue
         out.append((a, b))
     return out
@@ -97,7 +79,7 @@ def ner_record(pid: str, text: str, a: int, b: int, mentions: Sequence[Mention],
     spans: dict[str, list[str]] = {}
     for m in sorted(mentions, key=lambda m: (m.start, m.end)):
         if _inside(m, a, b):
-            spans.setdefault(m.label, []).append(text[m.start:m.end])
+            spans.setdefault(m.label, []).extend(answer_pieces(text, m.start, m.end))
     return span_extraction(pid, text[a:b], types, spans, type_=NER_TYPE, task="events", what="entities")
 
 
@@ -154,7 +136,7 @@ def _argument_record(pid: str, text: str, a: int, b: int, ev: EventAnn, schema: 
     spans: dict[str, list[str]] = {}
     for arg in sorted(ev.arguments, key=lambda x: (x.mention.start, x.mention.end)):
         if arg.mention.label in names and _inside(arg.mention, a, b):
-            spans.setdefault(arg.mention.label, []).append(text[arg.mention.start:arg.mention.end])
+            spans.setdefault(arg.mention.label, []).extend(answer_pieces(text, arg.mention.start, arg.mention.end))
     what = f"arguments of the {t.label} event {_occurrence(window, t.start - a, text[t.start:t.end])}"
     return span_extraction(pid, window, types, spans, type_=f"{t.label} - arguments", task="events",
                            instruction=span_instruction(types, what))
@@ -181,7 +163,7 @@ def _trigger_record(pid: str, text: str, a: int, b: int, events: Sequence[EventA
     triggers = {(e.trigger.start, e.trigger.end, e.trigger.label) for e in events if _inside(e.trigger, a, b)}
     spans: dict[str, list[str]] = {}
     for s, e, label in sorted(triggers):
-        spans.setdefault(label, []).append(text[s:e])
+        spans.setdefault(label, []).extend(answer_pieces(text, s, e))
     return span_extraction(pid, text[a:b], schema.triggers, spans, type_="trigger", task="events",
                            what="event triggers")
 
@@ -266,18 +248,18 @@ def relation_record(pid: str, text: str, first: Mention, second: Mention, option
 def relation_items(doc: Doc, text: str, pairs: Sequence[tuple[Mention, Mention, int]], options: Sequence[str],
                    ctx: ConvertContext, *, type_: str) -> Iterator[TaskItem]:
     """One item per (first, second, answer index); a pair whose lines do not fit the budget is skipped."""
-    count = token_counter(ctx)
+    count, budget = token_counter(ctx), token_budget(ctx)
     too_long = 0
     for first, second, answer in pairs:
         record = relation_record("x", text, first, second, options, answer, type_=type_)
-        if record_tokens(record, count) > ctx.max_seq_length:
+        if record_tokens(record, count) > budget:
             too_long += 1
             continue
         yield doc.item("RE", lambda pid, f=first, s=second, ans=answer:
                        relation_record(pid, text, f, s, options, ans, type_=type_))
     if too_long:
         log.info("%s: %s document %s: %d relation(s) whose lines exceed %d tokens skipped", doc.where,
-                 doc.corpus, doc.doc_id, too_long, ctx.max_seq_length)
+                 doc.corpus, doc.doc_id, too_long, budget)
 
 
 # ----------------------------------------------------------------------------------- document classification
@@ -285,20 +267,14 @@ def relation_items(doc: Doc, text: str, pairs: Sequence[tuple[Mention, Mention, 
 
 def fitted_text(text: str, build: Callable[[str], dict[str, Any]], ctx: ConvertContext, doc: Doc) -> str:
     """The note, or its longest run of leading lines whose item fits the budget (logged by document)."""
-    count = token_counter(ctx)
-    if record_tokens(build(text), count) <= ctx.max_seq_length:
+    count, budget = token_counter(ctx), token_budget(ctx)
+    ends = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"] + [len(text)]  # ends[k]: after k lines
+    k = longest_fitting_prefix(len(ends) - 1, lambda k: record_tokens(build(text[: ends[k]]), count) <= budget)
+    if ends[k] == len(text):
         return text
-    ends = [i + 1 for i, c in enumerate(text) if c == "\n"] + [len(text)]
-    lo, hi, best = 0, len(ends) - 1, 0
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if record_tokens(build(text[: ends[mid]]), count) <= ctx.max_seq_length:
-            best, lo = ends[mid], mid + 1
-        else:
-            hi = mid - 1
     log.info("%s: %s document %s: note cut to its first %d of %d characters to fit %d tokens", doc.where,
-             doc.corpus, doc.doc_id, best, len(text), ctx.max_seq_length)
-    return text[:best]
+             doc.corpus, doc.doc_id, ends[k], len(text), budget)
+    return text[: ends[k]]
 
 
 def choice_items(doc: Doc, text: str, questions: Sequence[tuple[str, Sequence[str], int, str]],

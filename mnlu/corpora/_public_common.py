@@ -14,30 +14,21 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnlu.corpora.item_helpers import (
+    NER_TYPE,
+    RE_NEGATIVE,
+    Mention,
+    answer_pieces,
+    record_tokens,
+    token_budget,
+    token_counter,
+)
 from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
 from mnlu.prompts import SpanType, multiple_choice, render_chat, span_extraction
-from mnlu.windows import CountTokens, fit_windows, real_count_tokens
+from mnlu.windows import CountTokens, fit_windows
 
-NER_TYPE = "named entity recognition"
 RE_TYPE = "relation extraction"
-RE_NEGATIVE = "not related to"  # the released scorer leaves this option out of the micro F1
-
-
-@dataclass(frozen=True)
-class Mention:
-    start: int
-    end: int
-    label: str  # the span type (a SpanType name)
-    key: str = ""  # mention id (T3) or concept id (BioRED), for relations
-
-
-def token_counter(ctx: ConvertContext) -> CountTokens:
-    """The context's counter, else the real Mistral tokenizer (loaded once, lazily)."""
-    if ctx.count_tokens is None:
-        ctx.count_tokens = real_count_tokens()
-    return ctx.count_tokens
-
 
 SLACK = 8  # tokens allowed for the seams where an item's pieces are counted apart
 EXACT_MARGIN = 32  # within this of the budget, an estimate is replaced by the exact count
@@ -47,17 +38,12 @@ def item_fits(record: dict, estimate: int, budget: int, count: CountTokens) -> t
     """Whether a record fits `budget`, trusting a seam-padded estimate unless it is close to the budget."""
     if estimate + EXACT_MARGIN <= budget:
         return True, estimate
-    exact = count(render_chat(record["messages"]))
+    exact = record_tokens(record, count)
     return exact <= budget, exact
 
 
 def span_types(descriptions: dict[str, str]) -> list[SpanType]:
     return [SpanType(name, desc) for name, desc in descriptions.items()]
-
-
-def _answer_pieces(text: str, start: int, end: int) -> list[str]:
-    """A mention as answer text: one line per type, so a mention across a line break gives one piece per line."""
-    return [p.strip() for p in text[start:end].split("\n") if p.strip()]
 
 
 def span_items(
@@ -83,13 +69,13 @@ def span_items(
         return
     count = token_counter(ctx)
     ordered = sorted(set(mentions), key=lambda m: (m.start, m.end, m.label))
-    budget = ctx.max_seq_length - 1  # the trainer prepends <s>
+    budget = token_budget(ctx)
 
     def build(pid: str, a: int, b: int) -> dict:
         spans: dict[str, list[str]] = {t.name: [] for t in types}
         for m in ordered:
             if a <= m.start and m.end <= b:
-                spans[m.label].extend(_answer_pieces(text, m.start, m.end))
+                spans[m.label].extend(answer_pieces(text, m.start, m.end))
         return span_extraction(pid, text[a:b], types, spans, type_=type_, task=task, what=what)
 
     def tokens(a: int, b: int) -> int:
@@ -163,7 +149,7 @@ def relation_items(
     if not pairs or not text.strip():
         return
     count = token_counter(ctx)
-    budget = ctx.max_seq_length - 1
+    budget = token_budget(ctx)
 
     def question(p: Pair) -> str:
         m1, m2 = by_key[p.first][0], by_key[p.second][0]
@@ -179,7 +165,8 @@ def relation_items(
         return (count(render_chat(build("x", p, 0, 0)["messages"])) + SLACK
                 + 4 * 2 * (len(by_key[p.first]) + len(by_key[p.second])))
 
-    worst = max(overhead(p) for p in pairs)
+    overheads = {p: overhead(p) for p in pairs}  # counted once per pair: the tokenizer is the costly part
+    worst = max(overheads.values())
     windows = fit_windows(text, [(m.start, m.end) for m in mentions], budget,
                           lambda a, b: worst + (count(text[a:b]) if b > a else 0), count)
     n = 0
@@ -193,7 +180,7 @@ def relation_items(
                 continue  # every mention of one argument is also a mention of the other: nothing to mark apart
             record = build(f"RE/{corpus}/{split}/{doc_id}/{n}", p, a, b)
             n += 1
-            fits, _ = item_fits(record, overhead(p) + window_tokens, budget, count)
+            fits, _ = item_fits(record, overheads[p] + window_tokens, budget, count)
             if not fits:
                 ctx.bad(FormatError(path, f"document {doc_id}: relation item for {p.first}/{p.second} does not "
                                     f"fit {budget} tokens; skipped", offset=a))

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from itertools import combinations
 from pathlib import Path
 
-from mnlu.corpora._public_common import Mention, Pair, relation_items, span_items, span_types
+from mnlu.corpora._public_common import Pair, relation_items, span_items, span_types
 from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.errors import FormatError

@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import Mention, Pair, doc_ner_items, relation_items, span_items, span_types
+from mnlu.corpora._public_common import Pair, doc_ner_items, relation_items, span_items, span_types
 from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch

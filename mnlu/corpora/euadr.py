@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import Mention, Pair, relation_items
+from mnlu.corpora._public_common import Pair, relation_items
 from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.formats.tabular import read_delimited

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from mnlu.corpora._public_common import Mention, span_items, span_types
+from mnlu.corpora._public_common import span_items, span_types
 from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.splits import leading_split

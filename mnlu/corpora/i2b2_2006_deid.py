@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._clinical import Doc, Mention, ner_items, present_archives, progress, report_unknown_label
+from mnlu.corpora._clinical import Doc, ner_items, present_archives, progress, report_unknown_label
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.i2b2_archive import decode_text, iter_members
 from mnlu.formats.i2b2_xml import iter_inline_records

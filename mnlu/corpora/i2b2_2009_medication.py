@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from mnlu.corpora._clinical import Argument, Doc, EventAnn, EventSchema, Mention, event_items, progress
+from mnlu.corpora._clinical import Argument, Doc, EventAnn, EventSchema, event_items, progress
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.formats.i2b2_archive import decode_text, iter_members

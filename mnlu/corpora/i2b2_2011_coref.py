@@ -9,15 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._clinical import (
-    RE_NEGATIVE,
     Doc,
-    Mention,
     ner_items,
     present_archives,
     progress,
     relation_items,
     report_unknown_label,
 )
+from mnlu.corpora.item_helpers import RE_NEGATIVE, Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.formats.i2b2_archive import decode_text, iter_members

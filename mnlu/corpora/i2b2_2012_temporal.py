@@ -8,13 +8,13 @@ from pathlib import Path, PurePosixPath
 
 from mnlu.corpora._clinical import (
     Doc,
-    Mention,
     ner_items,
     present_archives,
     progress,
     relation_items,
     report_unknown_label,
 )
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.formats.i2b2_archive import Member, decode_text, iter_members

@@ -1,10 +1,14 @@
-"""Small helpers the converters share: option lists that fit the (A)…(M) format, and the token budget.
+"""Small helpers every converter family shares: the token budget, option lists that fit (A)…(M), mentions.
 
+- The token budget: an item must fit `max_seq_length` *with* the `<s>` the trainer prepends, so the budget of a
+  rendered chat is `max_seq_length − 1` (`token_budget`). Tokens are counted with the context's counter, else
+  the real Mistral tokenizer (`token_counter`; the estimate of `mnlu.windows` only if that cannot be loaded).
+- Long sources (whole papers, visit dialogues, clinical notes) are cut by whole units (sentences, turns, lines)
+  so the rendered chat fits; the answer is never cut (`fit_to_budget`, `longest_fitting_prefix`).
 - A label set larger than 13 (MTSamples' ~40 specialties, TrialStop's 17 reasons) cannot be lettered in full,
   so an item shows its gold label(s) plus a seeded sample of the other labels, in the corpus's label order.
-- Long sources (whole papers, visit dialogues) are cut by whole units (sentences, turns) so the rendered
-  chat fits `max_seq_length`; the answer is never cut. Without a token counter in the context the
-  conservative estimate of `mnlu.windows` is used (it errs on the short side).
+- A gold mention is a character span with a type (`Mention`); in an answer it is written one piece per line of
+  the text (`answer_pieces`), since the span format has one line per type.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mnlu.corpora.registry import ConvertContext
 from mnlu.prompts import LETTERS, render_chat
-from mnlu.windows import estimate_tokens
+from mnlu.windows import CountTokens, real_count_tokens
+
+NER_TYPE = "named entity recognition"
+RE_NEGATIVE = "not related to"  # the released scorer leaves this option out of the micro F1
 
 MAX_OPTIONS = len(LETTERS)
 
@@ -38,29 +46,55 @@ def options_with_gold(
     return [label for label in labels if label in chosen]
 
 
-def token_counter(ctx: ConvertContext) -> Callable[[str], int]:
-    return ctx.count_tokens if ctx.count_tokens is not None else estimate_tokens
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    label: str  # the span type (a SpanType name), or the argument's role
+    key: str = ""  # mention id (T3) or concept id (BioRED), for relations
 
 
-def record_tokens(record: dict[str, Any], count: Callable[[str], int]) -> int:
+def answer_pieces(text: str, start: int, end: int) -> list[str]:
+    """A mention as answer text: one piece per line it covers (stripped), so a mention across a line break
+    cannot break the one-line-per-type answer."""
+    return [p.strip() for p in text[start:end].split("\n") if p.strip()]
+
+
+def token_counter(ctx: ConvertContext) -> CountTokens:
+    """The context's counter, else the real Mistral tokenizer (loaded once, lazily, and kept in the context)."""
+    if ctx.count_tokens is None:
+        ctx.count_tokens = real_count_tokens()
+    return ctx.count_tokens
+
+
+def token_budget(ctx: ConvertContext) -> int:
+    """Tokens a rendered chat may have: `max_seq_length` less the `<s>` the trainer prepends."""
+    return ctx.max_seq_length - 1
+
+
+def record_tokens(record: dict[str, Any], count: CountTokens) -> int:
     return count(render_chat(record["messages"]))
 
 
-def fit_to_budget(build: Callable[[int], dict[str, Any]], n_units: int, ctx: ConvertContext) -> dict[str, Any]:
-    """The record built from the most leading units (at least one) whose rendered chat, with the `<s>` the
-    trainer prepends, fits the budget."""
-    count = token_counter(ctx)
-    budget = ctx.max_seq_length - 1
-    full = build(n_units)
-    if n_units <= 1 or record_tokens(full, count) <= budget:
-        return full
-    lo, hi = 1, n_units - 1  # lo always kept; find the largest k in [lo, hi] that fits
-    best = build(1)
+def longest_fitting_prefix(n_units: int, fits: Callable[[int], bool], *, least: int = 0) -> int:
+    """The largest k in [least, n_units] with fits(k) (fits must be monotone: a shorter prefix fits whenever a
+    longer one does), by binary search; `least` when none fits."""
+    if fits(n_units):
+        return n_units
+    lo, hi, best = least, n_units - 1, least
     while lo <= hi:
         mid = (lo + hi) // 2
-        candidate = build(mid)
-        if record_tokens(candidate, count) <= budget:
-            best, lo = candidate, mid + 1
+        if mid == least or fits(mid):
+            best, lo = mid, mid + 1
         else:
             hi = mid - 1
     return best
+
+
+def fit_to_budget(build: Callable[[int], dict[str, Any]], n_units: int, ctx: ConvertContext) -> dict[str, Any]:
+    """The record built from the most leading units (at least one) whose rendered chat fits the budget."""
+    count, budget = token_counter(ctx), token_budget(ctx)
+    if n_units <= 1:
+        return build(n_units)
+    k = longest_fitting_prefix(n_units, lambda k: record_tokens(build(k), count) <= budget, least=1)
+    return build(k)

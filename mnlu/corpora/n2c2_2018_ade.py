@@ -11,13 +11,13 @@ from mnlu.corpora._clinical import (
     Doc,
     EventAnn,
     EventSchema,
-    Mention,
     brat_pairs,
     event_items,
     present_archives,
     progress,
     report_unknown_label,
 )
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import TextBound, parse_ann
 from mnlu.formats.errors import FormatError

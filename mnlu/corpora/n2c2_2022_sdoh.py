@@ -17,12 +17,12 @@ from mnlu.corpora._clinical import (
     Doc,
     EventAnn,
     EventSchema,
-    Mention,
     brat_pairs,
     event_items,
     progress,
     report_unknown_label,
 )
+from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import parse_ann
 from mnlu.formats.errors import FormatError
