@@ -1,0 +1,60 @@
+"""Bounded memory: merging two ~440 MB inputs stays below one input's size (the 7B case is in bench/: 0.21 GiB)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from merge.safetensors_io import ShardWriter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _shapes(h=2048, i=5632, v=32000, kv=512, layers=2):
+    out = [("model.embed_tokens.weight", (v, h))]
+    for n in range(layers):
+        p = f"model.layers.{n}"
+        out += [(f"{p}.self_attn.q_proj.weight", (h, h)), (f"{p}.self_attn.k_proj.weight", (kv, h)),
+                (f"{p}.self_attn.v_proj.weight", (kv, h)), (f"{p}.self_attn.o_proj.weight", (h, h)),
+                (f"{p}.mlp.gate_proj.weight", (i, h)), (f"{p}.mlp.up_proj.weight", (i, h)),
+                (f"{p}.mlp.down_proj.weight", (h, i)), (f"{p}.input_layernorm.weight", (h,)),
+                (f"{p}.post_attention_layernorm.weight", (h,))]
+    return out + [("model.norm.weight", (h,)), ("lm_head.weight", (v, h))]
+
+
+def _write(path: Path, seed: int) -> int:
+    path.mkdir()
+    shapes = _shapes()
+    w = ShardWriter(path, [(n, "BF16", s) for n, s in shapes], 5 * 10**9, {"format": "pt"})
+    rng = np.random.default_rng(seed)
+    for name, shape in shapes:
+        n = int(np.prod(shape))
+        for s in range(0, n, 1 << 22):
+            m = min(1 << 22, n - s)
+            bits = (rng.integers(0, 1 << 16, m, dtype=np.uint16) & np.uint16(0x807F)) | np.uint16(120 << 7)
+            w.write(name, s * 2, bits)
+    w.close()
+    cfg = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": 2048,
+           "intermediate_size": 5632, "num_hidden_layers": 2, "num_attention_heads": 16, "num_key_value_heads": 4,
+           "vocab_size": 32000, "tie_word_embeddings": False}
+    (path / "config.json").write_text(json.dumps(cfg))
+    return sum(f.stat().st_size for f in path.glob("*.safetensors"))
+
+
+def test_peak_rss_is_a_few_chunks(tmp_path):
+    size = _write(tmp_path / "base", 0)
+    _write(tmp_path / "ft", 1)
+    assert size > 400e6
+    cmd = [sys.executable, "-m", "merge.cli", "--base", str(tmp_path / "base"), "--finetuned", str(tmp_path / "ft"),
+           "--out", str(tmp_path / "out"), "--method", "dare_linear", "--drop-rate", "0.2", "--weight", "0.5",
+           "--rng", "mergelm", "--threads", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    peak = usage.ru_maxrss * 1024
+    assert peak < 350e6, f"peak RSS {peak / 1e6:.0f} MB for inputs of {size / 1e6:.0f} MB each"
