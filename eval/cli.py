@@ -64,7 +64,16 @@ def _listing() -> str:
     return "\n".join(lines)
 
 
-def _load(datasets: Sequence[Dataset], data_dir: Path, split: str, limit: int | None) -> dict[str, list[EvalItem]]:
+def _explicit_names(benchmarks: str) -> set[str]:
+    """Datasets named one by one (not through a suite): their absence is always an error."""
+    return {n.strip().lower() for n in benchmarks.split(",") if n.strip().lower() in DATASETS}
+
+
+def _load(
+    datasets: Sequence[Dataset], data_dir: Path, split: str, limit: int | None, explicit: set[str] | None = None
+) -> dict[str, list[EvalItem]]:
+    """Every requested dataset's records. A credentialed dataset that a suite brought in and whose files are
+    absent is skipped with a note (a suite run should not need data behind a DUA); one named explicitly is not."""
     if data_dir is None:
         raise EvalError("--data-dir is required to read the benchmarks")
     if not Path(data_dir).is_dir():
@@ -73,6 +82,11 @@ def _load(datasets: Sequence[Dataset], data_dir: Path, split: str, limit: int | 
     for d in datasets:
         if split not in d.files:
             raise EvalError(f"{d.name}: no split {split!r}; it has {sorted(d.files)}")
+        path = Path(data_dir) / d.folder / d.files[split]
+        if d.credentialed and d.name not in (explicit or set()) and not path.exists():
+            print(f"mnlu eval: skipping {d.name}: {path} is absent (credentialed; name it explicitly to require it)",
+                  file=sys.stderr)
+            continue
         out[d.name] = d.items(data_dir, split, limit)
     return out
 
@@ -152,7 +166,8 @@ def _score_file(args: argparse.Namespace) -> int:
     results, errors = {}, {}
     if args.benchmarks:
         datasets = resolve(args.benchmarks)
-        items = _load(datasets, args.data_dir, args.split, args.limit)
+        items = _load(datasets, args.data_dir, args.split, args.limit, _explicit_names(args.benchmarks))
+        datasets = [d for d in datasets if d.name in items]
         known = {it.prompt_id for rows_ in items.values() for it in rows_}
         extra = sum(r["prompt_id"] not in known for r in rows)
         if extra:
@@ -183,7 +198,9 @@ def _generate(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.max_new_tokens < 1:
         raise EvalError("--batch-size and --max-new-tokens must be at least 1")
     datasets = resolve(args.benchmarks)
-    items = _load(datasets, args.data_dir, args.split, args.limit)  # every input checked before the model loads
+    # every input is checked before the model loads
+    items = _load(datasets, args.data_dir, args.split, args.limit, _explicit_names(args.benchmarks))
+    datasets = [d for d in datasets if d.name in items]
     from eval.backends import make_generator
 
     generator = make_generator(args.backend, args.model, max_new_tokens=args.max_new_tokens,
@@ -213,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.export_prompts is not None:
             if not args.benchmarks:
                 raise EvalError("--export-prompts needs --benchmarks and --data-dir")
-            n = _export(_load(resolve(args.benchmarks), args.data_dir, args.split, args.limit), args.export_prompts)
+            items = _load(resolve(args.benchmarks), args.data_dir, args.split, args.limit,
+                          _explicit_names(args.benchmarks))
+            n = _export(items, args.export_prompts)
             print(f"wrote {n} records to {args.export_prompts}")
             return 0
         if args.predictions is not None:
