@@ -3,8 +3,9 @@
 Order matters: the config, the data sources and every record are checked (and tokenised) before a model is built
 or anything compiled, so a bad key, a missing dataset or a record without an answer fails in seconds. Then the
 mesh, the model (initialised from a seed or streamed from an HF directory straight into its shards — skipped when
-a checkpoint will be restored), the step compiled ahead of time, and the loop: save every `save_steps` steps, at
-each epoch end, at the last step and on SIGTERM (then exit 143); resume from the latest complete checkpoint.
+a checkpoint will be restored), the step compiled ahead of time, and the loop: save every `save_steps` steps
+(`save_strategy: steps`) or at each epoch end (`save_strategy: epoch`), and always at the last step and on SIGTERM
+(then exit 143); resume from the latest complete checkpoint.
 """
 
 from __future__ import annotations
@@ -221,10 +222,10 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
         say(f"resumed from {ckpt.directory / str(latest)} (step {latest}, epoch {loader.position.epoch}, "
             f"row {loader.position.row})")
     else:
-        if init_seed is not None:
-            params = jax.jit(
-                lambda: split_model(Mistral(model_cfg, rngs=nnx.Rngs(params=init_seed)))[2],
-                out_shardings=shardings.params,
+        if init_seed is not None:  # parameters and AdamW state born sharded, in one compiled function
+            state = jax.jit(
+                lambda: init_state(split_model(Mistral(model_cfg, rngs=nnx.Rngs(params=init_seed)))[2], tx, cfg.seed),
+                out_shardings=shardings,
             )()
         else:
             from train_jax.hf import load_hf
@@ -234,8 +235,8 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
                             scan_layers=cfg.scan_layers)
             params = split_model(model)[2]
             del model
-        state = jax.jit(lambda p: init_state(p, tx, cfg.seed), out_shardings=shardings)(params)
-        del params
+            state = jax.jit(lambda p: init_state(p, tx, cfg.seed), out_shardings=shardings)(params)
+            del params
     say(f"model: {model_cfg.num_params() / 1e6:.1f}M parameters, mesh {dict(mesh.shape)}, "
         f"{setup.num_processes} process(es); {rows_micro} rows × {cfg.gradient_accumulation_steps} micro-batches × "
         f"{cfg.max_seq_length} tokens per step; {total} steps (warmup {warm})")
@@ -300,7 +301,7 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
                 last_loss = values["loss"]
                 t_last, step_last = now, step
             save = (cfg.save_strategy == "steps" and step % cfg.save_steps == 0) or (
-                cfg.save_strategy != "no" and epoch_end) or step == total
+                cfg.save_strategy == "epoch" and epoch_end) or step == total
             if save:
                 ckpt.save(state, loader.state_dict(), meta)
         ckpt.wait()
