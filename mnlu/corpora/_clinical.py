@@ -12,8 +12,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from mnlu.corpora.availability import CorpusUnavailable
 from mnlu.corpora.item_helpers import (
     NER_TYPE,
     Mention,
@@ -295,13 +297,9 @@ def report_unknown_label(ctx: ConvertContext, where: str, line: int | None, labe
     ctx.bad(FormatError(where, f"unknown label {label!r}; expected one of {list(known)}", line=line))
 
 
-def present_archives(root, splits: Sequence[tuple[str, Sequence[str]]], corpus: str) -> list[tuple[str, Any]]:
+def present_archives(root: str | Path, splits: Sequence[tuple[str, Sequence[str]]], corpus: str) -> list[tuple[str, Path]]:
     """(split, path) for each distributed archive found under `root` (first matching name per entry); logs the
     missing ones and raises CorpusUnavailable when none is there."""
-    from pathlib import Path
-
-    from mnlu.corpora.availability import CorpusUnavailable
-
     root = Path(root)
     found, missing = [], []
     for split, names in splits:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import iob_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.splits import split_of_name
 
@@ -20,7 +20,7 @@ TYPES = {"Chemical": "a chemical compound or drug (systematic, trivial, formula,
 
 @register(CORPUS, "BC4CHEMD (BioCreative IV CHEMDNER)", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob("*.tsv") if p.stem in ("train", "devel", "dev", "test"))
+    files = sorted(p for p in find_files(root, "*.tsv") if p.stem in ("train", "devel", "dev", "test"))
     if not files:
         raise CorpusUnavailable(root, "no BC4CHEMD/{train,devel,test}.tsv (IOB) here")
     for path in files:

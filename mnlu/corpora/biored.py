@@ -15,7 +15,7 @@ from itertools import combinations
 from pathlib import Path
 
 from mnlu.corpora._public_common import Pair, relation_items, span_items, span_types
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
@@ -103,7 +103,7 @@ def from_bioc(path: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
 
 @register(CORPUS, "BioRED: biomedical relation extraction dataset", ("events", "RE"), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower().split(".")[0] in ("train", "dev",
+    files = sorted(p for p in find_files(root) if p.name.lower().split(".")[0] in ("train", "dev",
                                                                                                   "test"))
     pubtator = [p for p in files if p.suffix.lower() == ".pubtator"]
     bioc = [p for p in files if p.name.lower().endswith((".bioc.xml", ".bioc.json"))]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import Pair, doc_ner_items, relation_items, span_items, span_types
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
@@ -128,8 +128,8 @@ def _native(abstracts: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
 
 @register(CORPUS, "DrugProt (BioCreative VII track 1)", ("events", "RE"), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    abstracts = sorted(p for p in root.rglob("*_abstrac*s.tsv"))
-    pubtator = sorted(root.rglob("*.PubTator"))
+    abstracts = find_files(root, "*_abstrac*s.tsv")
+    pubtator = find_files(root, "*.PubTator")
     if not abstracts and not pubtator:
         raise CorpusUnavailable(root, "no drugprot_*_abstracs.tsv (+ _entities/_relations.tsv) here, and no "
                                 "DrugProt_*.PubTator conversion")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import Pair, relation_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError, OffsetMismatch
@@ -47,7 +47,7 @@ def _entity(row: dict[str, str], n: int, path: Path, line: int) -> Mention:
 
 @register(CORPUS, "EU-ADR corpus (IBI sentence-level release)", ("RE",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(root.rglob("EUADR_*.csv"))
+    files = find_files(root, "EUADR_*.csv")
     if not files:
         raise CorpusUnavailable(root, "no EUADR_{drug_disease,drug_target,target_disease}.csv (IBI group release); "
                                 "the original euadr_corpus/ files carry no text")

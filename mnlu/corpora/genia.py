@@ -18,7 +18,7 @@ from pathlib import Path
 from lxml import etree
 
 from mnlu.corpora._public_common import span_items, span_types
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
@@ -96,7 +96,7 @@ def read_articles(path: Path) -> Iterator[tuple[str, str, list[Mention], int]]:
 
 @register(CORPUS, "GENIA term corpus 3.02", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(root.rglob("GENIAcorpus3.02*.xml"))
+    files = find_files(root, "GENIAcorpus3.02*.xml")
     if not files:
         raise CorpusUnavailable(root, "no GENIA_term_3.02/GENIAcorpus3.02.xml here")
     for path in files:

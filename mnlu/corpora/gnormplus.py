@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.pubtator import read_pubtator
@@ -34,9 +34,9 @@ def split_of(path: Path) -> str | None:
 
 @register(CORPUS, "GNormPlus corpus (BioCreative II GN + NLM-IAT)", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    bioc = sorted(p for p in root.rglob("*") if p.name.lower().endswith((".bioc.xml", ".bioc.json"))
+    bioc = sorted(p for p in find_files(root) if p.name.lower().endswith((".bioc.xml", ".bioc.json"))
                   and split_of(p))
-    pubtator = sorted(p for p in root.rglob("*.PubTator") if split_of(p))
+    pubtator = sorted(p for p in find_files(root, "*.PubTator") if split_of(p))
     if not bioc and not pubtator:
         raise CorpusUnavailable(root, "no BC2GNtrain/NLMIAT/BC2GNtest .BioC.xml (or GNormPlus_*.PubTator) here")
     for path in bioc:

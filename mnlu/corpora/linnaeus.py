@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items, iob_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch
@@ -59,8 +59,8 @@ def _standoff(tags: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
 
 @register(CORPUS, "LINNAEUS species corpus", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    iob = sorted(p for p in root.rglob("*.tsv") if p.stem in ("train", "devel", "dev", "test"))
-    tags = sorted(root.rglob("tags.tsv"))
+    iob = sorted(p for p in find_files(root, "*.tsv") if p.stem in ("train", "devel", "dev", "test"))
+    tags = find_files(root, "tags.tsv")
     if not iob and not tags:
         raise CorpusUnavailable(root, "no linnaeus-IOB/{train,devel,test}.tsv and no manual-corpus-species/tags.tsv")
     if iob:

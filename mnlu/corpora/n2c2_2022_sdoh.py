@@ -22,6 +22,7 @@ from mnlu.corpora._clinical import (
     progress,
     report_unknown_label,
 )
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import parse_ann
@@ -71,8 +72,8 @@ SCHEMA = EventSchema(
 
 def _members(root: Path) -> Iterator[Member]:
     """Files of the layout, from folders under `root` and from archives there, in path order."""
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or is_junk(path.relative_to(root).as_posix()):
+    for path in find_files(root):
+        if is_junk(path.relative_to(root).as_posix()):
             continue
         if is_archive(path):
             yield from (m for m in iter_members(path) if _LAYOUT.search(m.name))
@@ -87,8 +88,6 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     root = Path(root)
     pairs = brat_pairs(_members(root), ctx)
     if not pairs:
-        from mnlu.corpora.availability import CorpusUnavailable
-
         raise CorpusUnavailable(root, f"{CORPUS}: no {{train,dev,test}}/{{mimic,uw}}/<id>.txt + .ann pairs here; "
                                       "request SHAC (n2c2 portal + PhysioNet data use agreements)")
     for split in SPLITS:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.brat import read_text_file
@@ -31,7 +31,7 @@ TYPES = {
 
 def _pmid_splits(root: Path, ctx: ConvertContext) -> dict[str, str]:
     splits: dict[str, str] = {}
-    for path in sorted(root.rglob("Pmidlist.*.txt")):
+    for path in find_files(root, "Pmidlist.*.txt"):
         split = split_of_name(path.stem)
         if split is None:
             ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train or Test in it)"))
@@ -50,8 +50,8 @@ def _pmid_splits(root: Path, ctx: ConvertContext) -> dict[str, str]:
 @register(CORPUS, "NLM-Gene", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     splits = _pmid_splits(root, ctx)
-    bioc = sorted(p for p in root.rglob("*") if p.name.lower().endswith((".bioc.xml", ".bioc.json")))
-    pubtator = sorted(root.rglob("*.PubTator"))
+    bioc = sorted(p for p in find_files(root) if p.name.lower().endswith((".bioc.xml", ".bioc.json")))
+    pubtator = find_files(root, "*.PubTator")
     if not (splits and bioc) and not pubtator:
         raise CorpusUnavailable(root, "no Corpus/Pmidlist.{Train,Test}.txt with Corpus/FINAL/*.BioC.XML "
                                 "(or NLMgene_*.PubTator) here")

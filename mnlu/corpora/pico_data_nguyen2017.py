@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch
@@ -34,7 +34,7 @@ def _labels(root: Path, ctx: ConvertContext) -> dict[str, tuple[str, Path, int, 
     """docid → (split, file, line, spans), expert labels overriding crowd ones."""
     chosen: dict[str, tuple[str, Path, int, list]] = {}
     for kind, annotator in (("crowdsourcing-agg", CROWD), ("professional", EXPERT)):
-        for path in sorted(root.rglob(f"PICO-annos-{kind}.json")):
+        for path in find_files(root, f"PICO-annos-{kind}.json"):
             split = split_of_name(path.parent.name)
             if split is None:
                 continue

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError
@@ -74,8 +74,8 @@ def read_abstracts(path: Path, ctx: ConvertContext) -> Iterator[tuple[str, str, 
 
 @register(CORPUS, "PubMed PICO element detection (Jin & Szolovits 2018)", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    split_files = sorted(p for p in root.rglob("PICO_*.txt") if p.stem.split("_")[-1] in ("train", "dev", "test"))
-    whole = sorted(root.rglob("structured_abstracts_sentences_PICO.txt"))
+    split_files = sorted(p for p in find_files(root, "PICO_*.txt") if p.stem.split("_")[-1] in ("train", "dev", "test"))
+    whole = find_files(root, "structured_abstracts_sentences_PICO.txt")
     if not split_files and not whole:
         raise CorpusUnavailable(root, "no splitted/PICO_{train,dev,test}.txt or structured_abstracts_sentences_PICO.txt")
     for path in split_files or whole:

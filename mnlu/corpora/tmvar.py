@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items
-from mnlu.corpora.availability import CorpusUnavailable
+from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.pubtator import read_pubtator
 from mnlu.splits import seeded_split, split_of_name
@@ -63,7 +63,7 @@ def _type(raw: str, types: dict[str, str]) -> str:
 
 @register(CORPUS, "tmVar variant corpora (v2, v3)", ("events",), "P")
 def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and _version_and_split(p, "0", 0) is not None)
+    files = sorted(p for p in find_files(root) if _version_and_split(p, "0", 0) is not None)
     if not files:
         raise CorpusUnavailable(root, "no tmVar.Normalization.txt, tmVar3Corpus.txt or tmVar3_*.PubTator here")
     for path in files:
