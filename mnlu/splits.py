@@ -26,6 +26,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
+from pathlib import Path
+
+from mnlu.formats.errors import FormatError
 
 TRAIN, TEST = "train", "test"
 SPLITS = (TRAIN, TEST)
@@ -41,6 +45,16 @@ def split_of_name(name: str) -> str | None:
     `dev_matched`, `Pmidlist.Test`, `clinicalnlp_taskB_test1`), following the policy above: dev/validation
     names give train. None when the name says no split at all (the caller reports or skips the file)."""
     return (TRAIN, TRAIN, TEST, None)[split_rank(name)]
+
+
+def split_of_file(path: str | Path, report: Callable[[FormatError], None], name: str | None = None) -> str | None:
+    """`split_of_name` of a file's stem (or of `name`); a file whose name says no split is reported (a bad
+    record naming the file) and gets None, so the caller skips it rather than guess."""
+    split = split_of_name(Path(path).stem if name is None else name)
+    if split is None:
+        report(FormatError(path, "cannot tell the split from the file name (expected train, dev/validation or test "
+                                 "in it)"))
+    return split
 
 
 def split_rank(name: str) -> int:

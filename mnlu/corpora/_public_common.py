@@ -26,6 +26,7 @@ from mnlu.corpora.item_helpers import (
 from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
 from mnlu.prompts import SpanType, multiple_choice, render_chat, span_extraction
+from mnlu.splits import split_of_file
 from mnlu.windows import CountTokens, fit_windows
 
 RE_TYPE = "relation extraction"
@@ -208,6 +209,20 @@ def doc_ner_items(ctx: ConvertContext, corpus: str, split: str, path: str | Path
         return
     yield from span_items(ctx, corpus, split, doc_id, text, [Mention(s, e, t) for s, e, t in mentions],
                           span_types(types), path=path, task=task, what=what, type_=type_)
+
+
+def pubtator_ner_items(ctx: ConvertContext, corpus: str, path: Path, types: dict[str, str], *, doc_prefix: str = "",
+                       split: str | None = None) -> Iterator[TaskItem]:
+    """NER items of every document of a PubTator file (NCBI-AIONER's conversions: mentions only), in the split
+    its name says unless `split` is given."""
+    from mnlu.formats.pubtator import read_pubtator
+
+    split = split or split_of_file(path, ctx.bad)
+    if split is None:
+        return
+    for doc in read_pubtator(path, report=ctx.bad):
+        yield from doc_ner_items(ctx, corpus, split, path, f"{doc_prefix}{doc.doc_id}", doc.text,
+                                 [(m.start, m.end, m.type) for m in doc.mentions], types, doc.errors)
 
 
 def iob_items(ctx: ConvertContext, corpus: str, split: str, path: Path, types: dict[str, str],

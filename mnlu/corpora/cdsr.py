@@ -25,7 +25,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.formats.tabular import read_delimited
 from mnlu.prompts import summarization
-from mnlu.splits import split_of_name
+from mnlu.splits import split_of_file, split_of_name
 
 INSTRUCTION = "Write a plain-language summary of the systematic review abstract for a lay reader."
 PUB_SUFFIX = re.compile(r"\.pub\d+$")
@@ -47,9 +47,8 @@ def read_split_files(root: Path, ctx: ConvertContext) -> dict[str, str]:
     """Normalised DOI → split, from the distributed split files."""
     doi_split: dict[str, str] = {}
     for path in find_files(root, "*_title_DOI.csv"):
-        split = split_of_name(path.stem.replace("_title_DOI", ""))
+        split = split_of_file(path, ctx.bad, path.stem.replace("_title_DOI", ""))
         if split is None:
-            ctx.bad(FormatError(path, "cannot tell the split from the file name"))
             continue
         for _line, row in read_delimited(path, required=("Title", "DOI"), on_bad=ctx.bad):
             doi_split.setdefault(normalise_doi(row["DOI"]), split)

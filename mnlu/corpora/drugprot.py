@@ -16,14 +16,19 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import Pair, doc_ner_items, relation_items, span_items, span_types
+from mnlu.corpora._public_common import (
+    Pair,
+    pubtator_ner_items,
+    relation_items,
+    span_items,
+    span_types,
+)
 from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.item_helpers import Mention
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError, OffsetMismatch
-from mnlu.formats.pubtator import read_pubtator
-from mnlu.splits import split_of_name
+from mnlu.splits import split_of_file
 
 CORPUS = "drugprot"
 TYPES = {
@@ -61,12 +66,10 @@ def _native(abstracts: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     stem = abstracts.name.rsplit("_", 1)[0]
     if "background" in stem:  # the test background set: no gold annotations
         return
-    split = split_of_name(stem)
+    split = split_of_file(abstracts, ctx.bad, stem)
     entities_path = abstracts.with_name(f"{stem}_entities.tsv")
     relations_path = abstracts.with_name(f"{stem}_relations.tsv")
     if split is None:
-        ctx.bad(FormatError(abstracts, "cannot tell the split from the file name (expected training, development "
-                            "or test in it)"))
         return
     if not entities_path.exists():
         ctx.bad(FormatError(abstracts, f"no {entities_path.name} beside it"))
@@ -136,10 +139,4 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     for path in abstracts:
         yield from _native(path, ctx)
     for path in pubtator:
-        split = split_of_name(path.stem)
-        if split is None:
-            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train, Dev or Test in it)"))
-            continue
-        for doc in read_pubtator(path, report=ctx.bad):
-            yield from doc_ner_items(ctx, CORPUS, split, path, f"pubtator-{doc.doc_id}", doc.text,
-                                     [(m.start, m.end, m.type) for m in doc.mentions], PUBTATOR_TYPES, doc.errors)
+        yield from pubtator_ner_items(ctx, CORPUS, path, PUBTATOR_TYPES, doc_prefix="pubtator-")

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import doc_ner_items
+from mnlu.corpora._public_common import doc_ner_items, pubtator_ner_items
 from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
-from mnlu.formats.pubtator import read_pubtator
 from mnlu.splits import TRAIN, split_of_name
 
 CORPUS = "gnormplus"
@@ -44,6 +43,4 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
             yield from doc_ner_items(ctx, CORPUS, split_of(path), path, doc.doc_id, doc.text,
                                      [(m.start, m.end, m.type) for m in doc.mentions], TYPES, doc.errors)
     for path in pubtator:
-        for doc in read_pubtator(path, report=ctx.bad):
-            yield from doc_ner_items(ctx, CORPUS, split_of(path), path, doc.doc_id, doc.text,
-                                     [(m.start, m.end, m.type) for m in doc.mentions], TYPES, doc.errors)
+        yield from pubtator_ner_items(ctx, CORPUS, path, TYPES, split=split_of(path))

@@ -14,7 +14,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem
 from mnlu.formats.errors import FormatError
 from mnlu.formats.tabular import read_jsonl
 from mnlu.prompts import NLI_LABELS, nli
-from mnlu.splits import split_of_name, split_rank
+from mnlu.splits import split_of_file, split_rank
 
 NO_CONSENSUS = "-"
 REQUIRED = ("pairID", "sentence1", "sentence2", "gold_label")
@@ -25,9 +25,8 @@ def convert_nli_jsonl(root: Path, ctx: ConvertContext, *, corpus: str, pattern: 
     if not files:
         raise CorpusUnavailable(root, f"no {pattern} files (the {corpus} JSON Lines distribution) under this folder")
     for path in sorted(files, key=lambda p: (split_rank(p.stem), p)):  # train rows first, then dev
-        split = split_of_name(path.stem)
+        split = split_of_file(path, ctx.bad)
         if split is None:
-            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected train, dev or test)"))
             continue
         for line, row in read_jsonl(path, on_bad=ctx.bad):
             if not isinstance(row, dict) or any(not isinstance(row.get(k), str) for k in REQUIRED):

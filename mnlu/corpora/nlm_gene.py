@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import doc_ner_items
+from mnlu.corpora._public_common import doc_ner_items, pubtator_ner_items
 from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.brat import read_text_file
 from mnlu.formats.errors import FormatError
-from mnlu.formats.pubtator import read_pubtator
-from mnlu.splits import split_of_name
+from mnlu.splits import split_of_file
 
 CORPUS = "nlm_gene"
 TYPES = {
@@ -32,9 +31,8 @@ TYPES = {
 def _pmid_splits(root: Path, ctx: ConvertContext) -> dict[str, str]:
     splits: dict[str, str] = {}
     for path in find_files(root, "Pmidlist.*.txt"):
-        split = split_of_name(path.stem)
+        split = split_of_file(path, ctx.bad)
         if split is None:
-            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train or Test in it)"))
             continue
         for lineno, line in enumerate(read_text_file(path).splitlines(), start=1):
             pmid = line.strip()
@@ -64,10 +62,4 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
             yield from doc_ner_items(ctx, CORPUS, split, path, doc.doc_id, doc.text,
                                      [(m.start, m.end, m.type) for m in doc.mentions], TYPES, doc.errors)
     for path in pubtator:
-        split = split_of_name(path.stem)
-        if split is None:
-            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected Train or Test in it)"))
-            continue
-        for doc in read_pubtator(path, report=ctx.bad):
-            yield from doc_ner_items(ctx, CORPUS, split, path, doc.doc_id, doc.text,
-                                     [(m.start, m.end, m.type) for m in doc.mentions], TYPES, doc.errors)
+        yield from pubtator_ner_items(ctx, CORPUS, path, TYPES)

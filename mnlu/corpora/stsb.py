@@ -19,7 +19,7 @@ from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError
 from mnlu.formats.tabular import read_delimited
 from mnlu.prompts import sts
-from mnlu.splits import split_of_name
+from mnlu.splits import split_of_file
 
 GLUE_COLUMNS = ("index", "sentence1", "sentence2")
 ORIGINAL_FIELDS = 7  # genre filename year id score sentence1 sentence2 [license fields...]
@@ -69,8 +69,7 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
     if not glue and not original:
         raise CorpusUnavailable(root, "no GLUE STS-B/{train,dev,test}.tsv or original sts-*.csv files here")
     for path in glue or original:
-        split = split_of_name(path.stem)
+        split = split_of_file(path, ctx.bad)
         if split is None:
-            ctx.bad(FormatError(path, "cannot tell the split from the file name (expected train, dev or test)"))
             continue
         yield from (_glue if glue else _original)(path, split, ctx)

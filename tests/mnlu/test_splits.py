@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mnlu.splits import TEST, TRAIN, leading_split, seeded_split, split_of_name, split_rank
+from mnlu.splits import TEST, TRAIN, leading_split, seeded_split, split_of_file, split_of_name, split_rank
 
 # file stems and folder names as the corpora distribute them (FORMATS.md), with the split each must give
 DISTRIBUTED = {
@@ -29,6 +29,15 @@ DISTRIBUTED = {
 @pytest.mark.parametrize(("name", "split"), sorted(DISTRIBUTED.items()))
 def test_distributed_names(name, split):
     assert split_of_name(name) == split
+
+
+def test_a_file_without_a_split_name_is_reported_not_guessed(tmp_path):
+    errors = []
+    assert split_of_file(tmp_path / "BioRED" / "Dev.PubTator", errors.append) == TRAIN
+    assert split_of_file(tmp_path / "x_title_DOI.csv", errors.append, "validation") == TRAIN
+    assert split_of_file(tmp_path / "extra.PubTator", errors.append) is None
+    (error,) = errors
+    assert error.path == str(tmp_path / "extra.PubTator") and "cannot tell the split" in error.reason
 
 
 def test_train_files_are_read_before_dev_files():
