@@ -30,6 +30,8 @@ from mnlu.splits import split_of_file
 from mnlu.windows import CountTokens, fit_windows
 
 RE_TYPE = "relation extraction"
+# PICO corpora (PubMed PICO, PICO-data): span items of task "PICO", as the paper's PICO folder
+PICO = {"task": "PICO", "what": "PICO elements", "type_": "PICO element detection"}
 
 SLACK = 8  # tokens allowed for the seams where an item's pieces are counted apart
 EXACT_MARGIN = 32  # within this of the budget, an estimate is replaced by the exact count

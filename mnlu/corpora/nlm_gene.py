@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mnlu.corpora._public_common import doc_ner_items, pubtator_ner_items
 from mnlu.corpora.availability import CorpusUnavailable, find_files
+from mnlu.corpora.gnormplus import TYPES as GNORMPLUS_TYPES
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.bioc_reader import read_bioc
 from mnlu.formats.brat import read_text_file
@@ -19,11 +20,11 @@ from mnlu.formats.errors import FormatError
 from mnlu.splits import split_of_file
 
 CORPUS = "nlm_gene"
-TYPES = {
-    "Gene": "a specific gene or gene product",
-    "FamilyName": "a gene or protein family",
+TYPES = {  # GNormPlus's guidelines, extended: the shared types keep GNormPlus's descriptions
+    "Gene": GNORMPLUS_TYPES["Gene"],
+    "FamilyName": GNORMPLUS_TYPES["FamilyName"],
     "Cell": "a cell type named after a gene (e.g. CD4+ T cells)",
-    "DomainMotif": "a protein domain or motif",
+    "DomainMotif": GNORMPLUS_TYPES["DomainMotif"],
     "ChromosomeLocation": "a chromosome location (e.g. 17q21)",
 }
 

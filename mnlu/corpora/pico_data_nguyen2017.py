@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import doc_ner_items
+from mnlu.corpora._public_common import PICO, doc_ner_items
 from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
@@ -23,7 +23,6 @@ from mnlu.formats.tabular import read_jsonl
 from mnlu.splits import split_of_name
 
 CORPUS = "pico_data_nguyen2017"
-PICO_TYPE = "PICO element detection"
 TYPES = {"Participants": "the patients or population studied (condition, age, sex, sample size)"}
 EXPERT, CROWD = "MedicalStudent", "HMMCrowd"
 # Trailing punctuation is trimmed too: a span ending in "." would run into the "..." that joins answer spans.
@@ -77,5 +76,4 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
                 e -= 1
             if e > s:
                 mentions.append((s, e, "Participants"))
-        yield from doc_ner_items(ctx, CORPUS, split, doc, docid, text, mentions, TYPES, errors, task="PICO",
-                                 what="PICO elements", type_=PICO_TYPE)
+        yield from doc_ner_items(ctx, CORPUS, split, doc, docid, text, mentions, TYPES, errors, **PICO)

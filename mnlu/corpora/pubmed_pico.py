@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnlu.corpora._public_common import doc_ner_items
+from mnlu.corpora._public_common import PICO, doc_ner_items
 from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.brat import read_text_file
@@ -20,7 +20,6 @@ from mnlu.formats.errors import FormatError
 from mnlu.splits import seeded_split, split_of_name
 
 CORPUS = "pubmed_pico"
-PICO_TYPE = "PICO element detection"
 LABELS = {"A": "Aim", "P": "Participants", "I": "Intervention", "O": "Outcome", "M": "Method", "R": "Results",
           "C": "Conclusion"}
 TYPES = {
@@ -82,5 +81,4 @@ def convert(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         fixed = split_of_name(path.stem.split("_")[-1])
         for pmid, text, spans in read_abstracts(path, ctx):
             split = fixed if split_files else seeded_split(pmid, ctx.seed)
-            yield from doc_ner_items(ctx, CORPUS, split, path, pmid, text, spans, TYPES, (), task="PICO", type_=PICO_TYPE,
-                                     what="PICO elements")
+            yield from doc_ner_items(ctx, CORPUS, split, path, pmid, text, spans, TYPES, (), **PICO)
