@@ -60,6 +60,7 @@ class Checkpointer:
             max_to_keep=max_to_keep,
             enable_async_checkpointing=async_save,
             create=True,
+            cleanup_tmp_directories=True,  # a save cut short by SIGKILL leaves a tmp dir: remove it on restart
             # Saves are triggered explicitly (every N steps, epoch ends, SIGTERM, the last step).
             save_interval_steps=1,
         )

@@ -125,6 +125,7 @@ class TrainConfig:
     scan_layers: bool = False
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
     async_checkpointing: bool = True
+    compilation_cache_dir: str | None = None  # persistent XLA cache: a resumed run skips recompiling
     peak_tflops_per_device: float | None = None  # for MFU; default: known accelerators, or measured on CPU
     coordinator_address: str | None = None  # multi-process (GPU clusters); TPU pods are detected
     num_processes: int | None = None

@@ -142,10 +142,14 @@ def prepare_data(cfg: TrainConfig, *, show_progress: bool = True):
 
 def run(cfg: TrainConfig, *, log=print) -> RunResult:
     """Train to the end (or to a SIGTERM); returns the exit code and where it stopped."""
+    import jax
+
     from train_jax import distributed
 
+    if cfg.compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(Path(cfg.compilation_cache_dir).resolve()))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     setup = distributed.initialize(cfg.coordinator_address, cfg.num_processes, cfg.process_id)
-    import jax
 
     main = jax.process_index() == 0
     say = log if main else (lambda *a, **k: None)
