@@ -175,7 +175,7 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
         from tqdm import tqdm
 
         items = CORPORA[job.name].convert(Path(job.root), ctx)
-        for item in tqdm(items, desc=job.name, unit=" items", disable=not job.progress, leave=False):
+        for item in tqdm(items, desc=job.name, unit=" items", disable=None if job.progress else True, leave=False):
             if item.split not in SPLITS or item.family not in FAMILIES:
                 raise BuildError(f"{job.name}: converter gave split {item.split!r} / family {item.family!r}; "
                                  f"expected {list(SPLITS)} / {list(FAMILIES)}")
@@ -314,7 +314,8 @@ def build(
         todo = [r for r in reports if r.status == BUILT]
         jobs = [CorpusJob(r.name, r.path, str(staging), str(raw), config.seed, config.max_seq_length, strict,
                           r.fractions, progress and workers <= 1) for r in todo]
-        done = _run(jobs, workers, tqdm(total=len(jobs), desc="corpora", unit=" corpus", disable=not progress))
+        bar = tqdm(total=len(jobs), desc="corpora", unit=" corpus", disable=None if progress else True)  # None: TTY
+        done = _run(jobs, workers, bar)
         by_name = {r.name: r for r in done}
         reports = [by_name.get(r.name, r) for r in reports]
         failed = next((r for r in reports if r.status == FAILED), None)

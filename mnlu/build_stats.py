@@ -76,6 +76,10 @@ def stats_markdown(result: BuildResult, config: MixtureConfig) -> str:
         f"Tokenizer: {result.tokenizer}. max_seq_length {config.max_seq_length} (chat template rendered, `<s>` "
         f"counted); seed {config.seed}. Token columns are mean / median / max.",
         "",
+        "Splits (`mnlu.splits`): each corpus's own; its dev/validation split goes to train and its test split is "
+        "kept as distributed (never cut by a fraction); a corpus without one gets a seeded test split of about "
+        "10% of its documents.",
+        "",
         "## Instances per family",
         "",
         "| split | family | corpora | instances | total tokens (mean) | total tokens (max) | > max_seq_length |",
@@ -133,15 +137,36 @@ def write_stats(result: BuildResult, folder: Path, config: MixtureConfig) -> Non
                 f.write(json.dumps({"corpus": r.name, **b}, ensure_ascii=False) + "\n")
 
 
-def summary_text(result: BuildResult) -> str:
-    """The one-screen summary printed at the end of `mnlu data build`."""
+def _corpora(n: int) -> str:
+    return f"{n} corpus" if n == 1 else f"{n} corpora"
+
+
+def summary_text(result: BuildResult, raw: Path | str | None = None, *, verbose: bool = False) -> str:
+    """The one-screen summary printed at the end of `mnlu data build`: instances per split and family, bad
+    records per corpus, and what was not built. Corpora with no folder under `raw` (the usual case: most users
+    hold a few of the 33) are one line unless `verbose`; a corpus whose folder lacks what it needs is named with
+    the reason, since the user can act on it."""
     groups = _sorted_groups(result)
     lines = [f"MNLU-Instruct written to {result.out}"]
-    for t in family_totals(groups):
-        lines.append(f"  {t['split']:<5} {t['family']:<13} {t['instances']:>8} instances from {t['corpora']} corpora")
-    n_bad = sum(len(r.bad_records) for r in result.built)
-    lines.append(f"  {len(result.built)} corpora built, {n_bad} bad records skipped (bad_records.jsonl)")
+    totals = family_totals(groups)
+    for split in SPLITS:
+        rows = [t for t in totals if t["split"] == split]
+        for t in rows:
+            lines.append(f"  {split:<5} {t['family']:<13} {t['instances']:>8} instances from {_corpora(t['corpora'])}")
+        if rows:
+            lines.append(f"  {split:<5} {'(all)':<13} {sum(t['instances'] for t in rows):>8} instances")
+    bad = sorted(((len(r.bad_records), r.name) for r in result.built if r.bad_records), key=lambda x: (-x[0], x[1]))
+    line = f"  {_corpora(len(result.built))} built; {sum(n for n, _ in bad)} bad records skipped"
+    if bad:
+        line += f" ({', '.join(f'{name} {n}' for n, name in bad)}): {result.out / 'bad_records.jsonl'}"
+    lines.append(line)
+    absent = [r for r in result.skipped if r.status == "absent"]
     for r in result.skipped:
-        lines.append(f"  skipped {r.name}: {r.status} ({r.reason})")
+        if r.status != "absent" or verbose:
+            lines.append(f"  not built: {r.name}: {r.status} ({r.reason.removeprefix(f'{r.name}: ')})")
+    if absent and not verbose:
+        where = f" under {raw}" if raw is not None else ""
+        lines.append(f"  not built: {_corpora(len(absent))} with no folder{where} (listed in stats.md; --verbose "
+                     "lists them here)")
     lines.append(f"  statistics: {result.out / 'stats.md'}")
     return "\n".join(lines)

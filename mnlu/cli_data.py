@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     b.add_argument("--seed", type=int, help="override the config's seed (seeded splits and distractors)")
     b.add_argument("--max-seq-length", type=int, help="override the config's token budget")
-    b.add_argument("--no-progress", action="store_true", help="no progress bars")
+    b.add_argument("--no-progress", action="store_true", help="no progress bars (they are also off when stderr "
+                   "is not a terminal)")
+    b.add_argument("-v", "--verbose", action="store_true", help="list every corpus not built, absent ones too")
     lst = sub.add_parser("list", help="list the registered corpora (and whether --raw has their folders)")
     lst.add_argument("--raw", type=Path)
     return p
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mnlu data build: interrupted; nothing was written to --out", file=sys.stderr)
         return 130
-    print(summary_text(result))
+    print(summary_text(result, args.raw, verbose=args.verbose))
     return 0
 
 

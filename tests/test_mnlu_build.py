@@ -91,7 +91,12 @@ def test_fractions_dedup_and_absent_corpora(fixture_raw, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["build", "--config", str(config), "--raw", str(fixture_raw), "--out", str(out), "--no-progress"]) == 0
     summary = capsys.readouterr().out
-    assert "skipped snli: absent" in summary
+    # absent corpora are one line (the fixture raw holds 4 of the 33 folders); --verbose names each
+    assert f"not built: 29 corpora with no folder under {fixture_raw} (listed in stats.md" in summary
+    assert "snli" not in summary and len(summary.splitlines()) <= 12
+    # one bad line in each of the bionli, multinli and trialstop fixtures (see their converter tests)
+    assert "4 corpora built; 3 bad records skipped (bionli 1, multinli 1, trialstop 1): " \
+        f"{out / 'bad_records.jsonl'}" in summary and "train (all)" in summary
     records = jsonl_records(out)
     # multinli train: 4 train-file items, one exact duplicate → 3, then the 2 dev items (dev goes to train) → 5;
     # fraction 0.5 → the first int(2.5) = 2, which come from the train file
@@ -105,6 +110,23 @@ def test_fractions_dedup_and_absent_corpora(fixture_raw, tmp_path, capsys):
     assert "- snli: absent" in (out / "stats.md").read_text()
     # registered corpora that the config omits are still built with fraction 1.0
     assert ("train", "DC", "trialstop") in records and stats["trialstop"]["fractions"] == {}
+
+
+def test_summary_names_absent_corpora_only_when_verbose(tmp_path):
+    from mnlu.build import ABSENT, BUILT, UNAVAILABLE, BuildResult, CorpusReport, GroupStats
+    from mnlu.build_stats import summary_text
+
+    built = CorpusReport("stsb", BUILT, groups=[GroupStats("train", "STS", "stsb", 5)])
+    absent = [CorpusReport(n, ABSENT, reason=f"no folder {tmp_path / n}") for n in ("snli", "genia")]
+    unavailable = CorpusReport("cdsr", UNAVAILABLE, reason="cdsr: export citation-export.txt")
+    result = BuildResult(tmp_path / "out", [built, *absent, unavailable], "tok")
+    short = summary_text(result, tmp_path).splitlines()
+    assert "  train STS                  5 instances from 1 corpus" in short
+    assert "  not built: cdsr: unavailable (export citation-export.txt)" in short  # actionable: always named
+    assert f"  not built: 2 corpora with no folder under {tmp_path} (listed in stats.md; --verbose lists them here)" \
+        in short and not any("snli" in line for line in short)
+    long = summary_text(result, tmp_path, verbose=True).splitlines()
+    assert f"  not built: snli: absent (no folder {tmp_path / 'snli'})" in long and len(long) == len(short) + 1
 
 
 def test_require_all_fails_on_an_absent_corpus(fixture_raw, tmp_path, capsys):
