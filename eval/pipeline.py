@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +31,10 @@ from typing import Any
 import yaml
 
 STAGES = ("data", "base", "train", "export", "merge", "eval")
+STAGE_OUTPUTS = {
+    "data": ("data",), "base": ("base",), "train": ("train",), "export": ("finetuned",), "merge": ("merged",),
+    "eval": ("eval",),
+}
 TOP_KEYS = {"run_dir", "data", "base", "train", "export", "merge", "eval"}
 SECTION_KEYS = {
     "data": {"raw", "config", "max_seq_length", "workers"},
@@ -107,6 +112,20 @@ class Pipeline:
             return json.loads(marker.read_text()).get("fingerprint") == fingerprint
         except json.JSONDecodeError:
             return False
+
+    def _begin(self, stage: str, fingerprint: str) -> None:
+        """Record that `stage` started with these settings; a leftover from different settings is removed, so a
+        killed stage resumes only what the same settings produced (training restarts from its checkpoints)."""
+        self.markers.mkdir(parents=True, exist_ok=True)
+        started = self.markers / f"{stage}.started"
+        if started.is_file() and started.read_text().strip() != fingerprint:
+            for out in STAGE_OUTPUTS[stage]:
+                target = self.path(out)
+                if target.is_dir():
+                    print(f"[pipeline] {stage}: settings changed; removing {target}", flush=True)
+                    shutil.rmtree(target)
+        (self.markers / f"{stage}.json").unlink(missing_ok=True)
+        started.write_text(fingerprint + "\n")
 
     def _mark(self, stage: str, fingerprint: str, seconds: float) -> None:
         self.markers.mkdir(parents=True, exist_ok=True)
@@ -253,6 +272,7 @@ class Pipeline:
                 print(f"[pipeline] {stage}: complete, skipped", flush=True)
                 self.timings[stage] = None
                 continue
+            self._begin(stage, fingerprint)
             start = time.perf_counter()
             getattr(self, f"stage_{stage}")()
             elapsed = time.perf_counter() - start
