@@ -13,6 +13,7 @@ each job returns only counts and locations, never text.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -139,9 +140,9 @@ def _lengths_counter():
         text = render_chat(record["messages"])
         start, end = assistant_char_spans(record["messages"])[-1]
         end -= len(EOS_TOKEN)
-        offsets = tokenizer.encode(text, add_special_tokens=False).offsets
-        prompt = sum(1 for a, _ in offsets if a < start)
-        answer = sum(1 for a, _ in offsets if start <= a < end)
+        offsets = tokenizer.encode(text, add_special_tokens=False).offsets  # sorted: starts never decrease
+        prompt = bisect.bisect_left(offsets, (start, -1))  # tokens starting before the answer
+        answer = bisect.bisect_left(offsets, (end, -1)) - prompt
         return prompt, answer, len(offsets) + 1
 
     return by_offsets

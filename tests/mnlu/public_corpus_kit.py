@@ -24,7 +24,8 @@ def shared(corpus: str) -> Path:
 
 
 def convert(corpus: str, root: Path, **ctx_args):
-    ctx = ConvertContext(count_tokens=count_tokens, **ctx_args)
+    """Run a converter with the real token counter (unless `count_tokens=` says otherwise)."""
+    ctx = ConvertContext(**{"count_tokens": count_tokens, **ctx_args})
     items = list(get_corpus(corpus).convert(root, ctx))
     return items, ctx
 
