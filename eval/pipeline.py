@@ -37,7 +37,7 @@ STAGE_OUTPUTS = {
 }
 TOP_KEYS = {"run_dir", "data", "base", "train", "export", "merge", "eval"}
 SECTION_KEYS = {
-    "data": {"raw", "config", "max_seq_length", "workers"},
+    "data": {"raw", "config", "max_seq_length", "workers", "corpora"},
     "base": {"model"},
     "train": {"config", "devices", "overrides"},
     "export": {"dtype"},
@@ -167,6 +167,8 @@ class Pipeline:
             args += ["--max-seq-length", str(spec["max_seq_length"])]
         if spec.get("workers"):
             args += ["--workers", str(spec["workers"])]
+        if spec.get("corpora"):
+            args += ["--corpora", ",".join(spec["corpora"]) if isinstance(spec["corpora"], list) else str(spec["corpora"])]
         self._mnlu("data", args + self._progress_flag())
 
     def stage_base(self) -> None:

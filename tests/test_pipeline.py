@@ -1,0 +1,98 @@
+"""`mnlu pipeline`: every stage for real on a small configuration; killed mid-training and run again, it skips the
+finished stages and ends with the same merged model and results as an uninterrupted run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eval.pipeline import PipelineError, load_pipeline_config, main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _config(tmp: Path, run_dir: Path) -> Path:
+    cfg = {
+        "run_dir": str(run_dir),
+        "data": {"raw": "demo", "max_seq_length": 256, "corpora": ["snli", "stsb", "mtsamples"]},
+        "base": {"model": "tiny"},
+        "train": {
+            "config": str(REPO / "configs" / "tiny.yaml"),
+            "devices": 2,
+            "overrides": {"max_steps": 6, "num_train_epochs": 1, "max_seq_length": 256,
+                          "per_device_train_batch_size": 1, "save_strategy": "steps", "save_steps": 1,
+                          "save_total_limit": 2, "mesh": {"data": 1, "fsdp": 2, "tensor": 1}, "report_to": []},
+        },
+        "export": {"dtype": "float32"},
+        "merge": {"method": "dare_linear", "drop_rate": 0.2, "weight": 0.5, "rescale": True, "rng": "mergelm", "seed": 0},
+        "eval": {"backend": "jax", "max_new_tokens": 4, "batch_size": 2,
+                 "demo": {"data_dir": "demo", "benchmarks": "gad,hoc", "limit": 2}},
+    }
+    path = tmp / f"{run_dir.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _fingerprint(run_dir: Path) -> dict[str, str]:
+    """Hashes of every merged tensor's bytes and of the results' figures (file metadata names the run's paths)."""
+    from train_jax.safetensors_io import CheckpointFiles
+
+    merged = CheckpointFiles(run_dir / "merged")
+    out = {name: hashlib.sha256(merged.read(name).tobytes()).hexdigest() for name in merged.names()}
+    results = json.loads((run_dir / "eval" / "demo" / "results.json").read_text())
+    out["results.json"] = hashlib.sha256(json.dumps(results, sort_keys=True).encode()).hexdigest()
+    return out
+
+
+def _run(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mnlu.cli", "pipeline", "--config", str(config), "--no-progress"],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_pipeline_resumes_after_a_kill_with_the_same_results(tmp_path):
+    clean = _config(tmp_path, tmp_path / "clean")
+    done = _run(clean)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    reference = _fingerprint(tmp_path / "clean")
+    assert (tmp_path / "clean" / "results.md").read_text().count("| gad |") == 1
+
+    killed = _config(tmp_path, tmp_path / "killed")
+    proc = subprocess.Popen([sys.executable, "-m", "mnlu.cli", "pipeline", "--config", str(killed), "--no-progress"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpts = tmp_path / "killed" / "train" / "checkpoints"
+    deadline = time.time() + 600
+    while time.time() < deadline and not (ckpts.is_dir() and any(p.name.isdigit() and int(p.name) >= 2
+                                                                  for p in ckpts.iterdir())):
+        assert proc.poll() is None, "the pipeline ended before it could be killed"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / ".pipeline" / "train.json").exists()
+
+    again = _run(killed)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "data: complete, skipped" in again.stdout and "base: complete, skipped" in again.stdout
+    assert _fingerprint(tmp_path / "killed") == reference
+
+    third = _run(killed)  # everything complete: nothing runs again
+    assert third.returncode == 0 and third.stdout.count("complete, skipped") == 6
+
+
+def test_unknown_pipeline_keys_are_errors_that_list_the_valid_ones(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "r"), "train": {"config": "x", "epochs": 2}}))
+    with pytest.raises(PipelineError, match=r"unknown key\(s\) \['epochs'\] in 'train'; valid: \['config', 'devices'"):
+        load_pipeline_config(path)
+    assert main(["--config", str(path)]) == 2
+    assert "unknown key(s) ['epochs']" in capsys.readouterr().err
+    assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
