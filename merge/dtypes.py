@@ -47,11 +47,10 @@ def from_f32(x: np.ndarray, dtype: str, out: np.ndarray, scratch: np.ndarray) ->
     elif dtype == "F16":
         np.copyto(out, x, casting="same_kind")  # numpy's float32 -> float16 cast rounds to nearest even
     else:
-        bits = x.view(np.uint32)
+        bits = x.view(np.uint32)  # (bits + 0x7FFF + lsb of the result) >> 16, the last shift narrowing on the fly
         np.right_shift(bits, 16, out=scratch)
         np.bitwise_and(scratch, 1, out=scratch)
         np.add(scratch, 0x7FFF, out=scratch)
         np.add(scratch, bits, out=scratch)
-        np.right_shift(scratch, 16, out=scratch)
-        np.copyto(out, scratch, casting="unsafe")
+        np.right_shift(scratch, 16, out=out, casting="unsafe")
     return out

@@ -22,7 +22,7 @@ from . import methods, rng
 from .dtypes import STORAGE, from_f32, itemsize
 from .errors import MergeError
 from .plan import Plan, TensorPlan
-from .safetensors_io import ShardWriter
+from .safetensors_io import ShardWriter, io_buffer
 from .sources import HFSource
 from .torch_sum import TorchColumnSum
 
@@ -83,7 +83,7 @@ def pad_rows(plan: Plan) -> dict[tuple[int, str], np.ndarray]:
             acc = TorchColumnSum(rows_in, t.row_len)
             step = max(1, (1 << 20) // t.row_len)
             buf = np.empty(step * t.row_len, np.float32)
-            raw = np.empty(step * t.row_len * 4, np.uint8)
+            raw = io_buffer(step * t.row_len * 4)
             for r0 in range(0, rows_in, step):
                 r1 = min(rows_in, r0 + step)
                 acc.add_rows(src.read_rows(t.name, r0, r1, buf, raw))
@@ -112,7 +112,7 @@ def magnitude_thresholds(plan: Plan, pool: ThreadPoolExecutor, chunk_elements: i
         step = max(1, chunk_elements // t.row_len)
         n = step * t.row_len
         b, f = np.empty(n, np.float32), np.empty(n, np.float32)
-        raw = np.empty(n * 4, np.uint8)
+        raw = io_buffer(n * 4)
 
         def mags():
             for r0 in range(0, t.rows, step):
@@ -169,14 +169,14 @@ class _Worker:
         k = len(plan.finetuned)
         cap = run.capacity
         self.sets = [
-            ([np.empty(cap, np.float32) for _ in range(k + 1)], np.empty(cap * 4, np.uint8)) for _ in range(2)
+            ([np.empty(cap, np.float32) for _ in range(k + 1)], io_buffer(cap * 4)) for _ in range(2)
         ]
         self.out = np.empty(cap, np.float32)
         self.scratch = np.empty(cap, np.float32)
         self.divisor = np.empty(cap, np.float32)
         self.mask = np.empty(cap, np.uint32)
         self.bits = np.empty(cap, np.uint32)
-        self.narrow = np.empty(cap * 4, np.uint8)
+        self.narrow = io_buffer(cap * 4)
         self.streams: dict[int, rng.MergeLMStream] = {}
 
     def read(self, chunk: Chunk, which: int):
@@ -274,9 +274,11 @@ class _Worker:
             self.combine(t, base, fts, out)
         # narrow and write
         dt = STORAGE[t.out_dtype]
-        narrow = self.narrow[: n * dt.itemsize].view(dt)
+        offset = chunk.r0 * t.row_len * dt.itemsize
+        phase = run.writer.page_phase(t.name, offset)  # same place in a page as in the file: O_DIRECT-able
+        narrow = self.narrow[phase : phase + n * dt.itemsize].view(dt)
         from_f32(out, t.out_dtype, narrow, self.bits[:n])
-        run.writer.write(t.name, chunk.r0 * t.row_len * itemsize(t.out_dtype), narrow)
+        run.writer.write(t.name, offset, narrow)
         run.record(chunk, t, n, stats)
 
     def combine(self, t: TensorPlan, base: np.ndarray, fts: list[np.ndarray], out: np.ndarray) -> None:

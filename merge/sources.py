@@ -16,7 +16,7 @@ import numpy as np
 
 from .dtypes import STORAGE, to_f32
 from .errors import MergeError
-from .safetensors_io import SafetensorsFile, TensorEntry, read_into, shard_files
+from .safetensors_io import DirectReader, SafetensorsFile, TensorEntry, read_into, shard_files
 
 
 def row_length(shape: tuple[int, ...]) -> int:
@@ -52,6 +52,7 @@ class HFSource:
             except json.JSONDecodeError as exc:
                 raise MergeError(f"{cfg}: invalid JSON ({exc})") from None
         self._fds: dict[Path, int] = {f.path: os.open(f.path, os.O_RDONLY) for f in self.files}
+        self._direct: dict[Path, DirectReader] = {f.path: DirectReader(f.path) for f in self.files}
 
     @property
     def tensors(self) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -68,14 +69,19 @@ class HFSource:
         return self._fds[path]
 
     def read_raw_rows(self, name: str, r0: int, r1: int, raw: np.ndarray) -> np.ndarray:
-        """Rows [r0, r1) in the stored dtype, into the byte buffer `raw`; returns the typed view."""
+        """Rows [r0, r1) in the stored dtype, into the byte buffer `raw`; returns the typed view (somewhere inside
+        `raw`: an O_DIRECT read starts at the page boundary below the tensor's bytes, see `io_buffer`)."""
         e = self.entries[name]
         rl = row_length(e.shape)
         dt = STORAGE[e.dtype]
         n = (r1 - r0) * rl
+        offset = e.offset + r0 * rl * dt.itemsize
+        direct = self._direct[e.path].read(offset, n * dt.itemsize, raw)
+        if direct is not None:
+            return direct.view(dt)
         out = raw[: n * dt.itemsize].view(dt)
         try:
-            read_into(self._fd(e.path), e.offset + r0 * rl * dt.itemsize, out)
+            read_into(self._fd(e.path), offset, out)
         except MergeError as exc:
             raise MergeError(f"{e.path}: tensor {name!r}: {exc}") from None
         return out
@@ -88,7 +94,10 @@ class HFSource:
     def close(self) -> None:
         for fd in self._fds.values():
             os.close(fd)
+        for reader in self._direct.values():
+            reader.close()
         self._fds = {}
+        self._direct = {}
 
 
 def is_orbax_checkpoint(path: Path) -> bool:
