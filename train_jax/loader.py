@@ -20,10 +20,11 @@ import numpy as np
 from jax.sharding import NamedSharding
 
 from train_jax.data import TokenizedData
+from train_jax.data_sources import DataError
 from train_jax.packing import BATCH_KEYS, RowPlan, build_rows, plan_rows
 
 
-class DataStateError(ValueError):
+class DataStateError(DataError):
     """A saved iterator state that does not fit the data or configuration of this run."""
 
 

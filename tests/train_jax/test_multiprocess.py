@@ -8,7 +8,7 @@ import socket
 import numpy as np
 import pytest
 
-from tests.train_jax.test_resume import final_params, finish, start, write_recipe, write_records
+from tests.train_jax.test_resume import final_params, finish, reference_run, start, write_recipe  # noqa: F401
 
 
 def _free_port() -> int:
@@ -19,14 +19,10 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
-def test_two_processes_match_one_process(tmp_path):
-    data = write_records(tmp_path / "data.jsonl", n=20, seed=1)
-    one_dir, two_dir = tmp_path / "one", tmp_path / "two"
-    code, out = finish(start(write_recipe(tmp_path, one_dir, data, compilation_cache_dir=None)))
-    assert code == 0, out
-    assert "1 process(es)" in out
-
-    recipe = write_recipe(tmp_path, two_dir, data, compilation_cache_dir=None)
+def test_two_processes_match_one_process(reference_run, tmp_path):  # noqa: F811
+    _, data, single = reference_run  # one process, 2 devices, 2 rows each
+    two_dir = tmp_path / "two"
+    recipe = write_recipe(tmp_path, two_dir, data, compilation_cache_dir=None)  # two processes, 1 device each
     port = _free_port()
     procs = [
         start(recipe, devices=1, extra=("--coordinator_address", f"127.0.0.1:{port}", "--num_processes", "2",
@@ -39,7 +35,7 @@ def test_two_processes_match_one_process(tmp_path):
     assert "2 process(es)" in results[0][1]
     assert "model:" not in results[1][1]  # only process 0 logs
     assert not any(p.name == "metrics.jsonl" for p in two_dir.rglob("*") if p.parent != two_dir)
-    single, multi = final_params(one_dir), final_params(two_dir)
+    multi = final_params(two_dir)
     assert single.keys() == multi.keys()
     for name in single:  # same program, same reduction order: bit for bit
         np.testing.assert_allclose(multi[name], single[name], rtol=1e-6, atol=1e-7, err_msg=name)

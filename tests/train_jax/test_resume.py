@@ -105,15 +105,33 @@ def assert_bit_identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
         assert a[name].tobytes() == b[name].tobytes(), f"{name}: max |Δ| {np.abs(a[name] - b[name]).max():.3e}"
 
 
-@pytest.mark.slow
-def test_sigterm_then_sigkill_resume_bit_identical(tmp_path):
-    data = write_records(tmp_path / "data.jsonl")
-    ref_dir, run_dir = tmp_path / "reference", tmp_path / "interrupted"
-    code, out = finish(start(write_recipe(tmp_path, ref_dir, data)))
-    assert code == 0, out
-    reference = final_params(ref_dir)
+_REFERENCE: dict[str, tuple] = {}
 
-    recipe = write_recipe(tmp_path, run_dir, data)
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory):
+    """One uninterrupted single-process run (2 devices), shared by the resume and multi-process tests (the module
+    cache makes it run once even though test_multiprocess imports this fixture as its own)."""
+    if "run" not in _REFERENCE:
+        _REFERENCE["run"] = _reference(tmp_path_factory)
+    return _REFERENCE["run"]
+
+
+def _reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reference")
+    data = write_records(tmp / "data.jsonl")
+    ref_dir = tmp / "reference"
+    code, out = finish(start(write_recipe(tmp, ref_dir, data)))
+    assert code == 0, out
+    assert "1 process(es)" in out
+    return tmp, data, final_params(ref_dir)
+
+
+@pytest.mark.slow
+def test_sigterm_then_sigkill_resume_bit_identical(reference_run, tmp_path):
+    cache_root, data, reference = reference_run
+    run_dir = tmp_path / "interrupted"
+    recipe = write_recipe(cache_root, run_dir, data)  # shares the reference's compilation cache
     rng = np.random.default_rng(int(time.time()))
     term_at = int(rng.integers(2, 5))
     code, out = stop_at(start(recipe), run_dir, term_at, signal.SIGTERM)

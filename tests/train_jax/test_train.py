@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mnlu.prompts import SpanType, multiple_choice, span_extraction
+from mnlu.prompts import multiple_choice
 from tests.train_jax.test_sharding import SMALL
 from train_jax import optim
 from train_jax.model import init_model
@@ -128,32 +128,30 @@ def test_tiny_model_overfits_a_handful_of_examples(tmp_path):
     from train_jax.train_config import from_dict
     from train_jax.trainer import run
 
-    drugs = ["Aspirin", "ibuprofen", "heparin", "insulin"]
+    findings = ["Rash.", "No rash.", "Fever.", "No fever.", "Cough.", "No cough.", "Pain.", "No pain."]
     records = [multiple_choice(f"mc{i}", "Is the finding negated?", ["affirmed", "negated"], i % 2,
-                               type_="assertion", text=["Rash.", "No rash.", "Fever.", "No fever."][i]) for i in range(4)]
-    records += [span_extraction(f"ner{i}", f"Took {d} today.", [SpanType("Drug")], {"Drug": [d]}, type_="ner")
-                for i, d in enumerate(drugs)]
+                               type_="assertion", text=text) for i, text in enumerate(findings)]
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
     cfg = from_dict({
         "model": {"vocab_size": 32000, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "init_seed": 0},
-        "dataset_mixer": {str(data): 1.0}, "output_dir": str(tmp_path / "run"), "max_seq_length": 160,
+        "dataset_mixer": {str(data): 1.0}, "output_dir": str(tmp_path / "run"), "max_seq_length": 96,
         "packing": False, "save_strategy": "steps",
         "per_device_train_batch_size": 1, "learning_rate": 1e-2, "lr_scheduler_type": "constant",
-        "max_steps": 40, "logging_steps": 1, "save_steps": 20, "disable_tqdm": True, "report_to": "tensorboard",
+        "max_steps": 30, "logging_steps": 1, "save_steps": 15, "disable_tqdm": True, "report_to": "tensorboard",
         "mesh": {"fsdp": -1},
     })
     result = run(cfg, log=lambda *a: None)
-    assert result.exit_code == 0 and result.step == 40
+    assert result.exit_code == 0 and result.step == 30
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in lines if "loss" in r]
-    assert len(losses) == 40
+    assert len(losses) == 30
     assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
     step_rec = [r for r in lines if "loss" in r][-1]
     assert {"learning_rate", "grad_norm", "tokens_per_s", "mfu", "target_tokens"} <= set(step_rec)
     assert 0 < step_rec["mfu"] < 1 and step_rec["learning_rate"] == pytest.approx(1e-2)
-    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["20", "40"]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["15", "30"]
     assert any((tmp_path / "run" / "runs").iterdir())  # tensorboard event file
     summary = [r for r in lines if r.get("event") == "summary"]
-    assert summary and summary[0]["step"] == 40
+    assert summary and summary[0]["step"] == 30
