@@ -27,6 +27,7 @@ dataset_mixer, learning_rate, ...) and the JAX keys (mesh, param_dtype, attentio
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     from train_jax.data_sources import DataError
+    from train_jax.loader import DataStateError
     from train_jax.train_config import HF_ONLY_KEYS, KEYS, TrainConfigError, load_config
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -55,7 +56,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         from train_jax.trainer import run
 
         result = run(cfg)
-    except (TrainConfigError, DataError, FileNotFoundError) as e:
+    except (TrainConfigError, DataError, DataStateError, FileNotFoundError) as e:
         print(f"mnlu train: {e}", file=sys.stderr)
         return 2
     return result.exit_code

@@ -10,7 +10,8 @@ resolved (relative paths against the working directory, then against the config 
 3. `<key>/<split>` for the first of `dataset_splits` that exists (the alignment-handbook convention);
 4. a directory of `<family>/<corpus>.jsonl` files (a whole built split): every corpus, in sorted path order.
 
-A fraction keeps the first int(fraction × N) rows of each corpus, as the paper's mixer does. Every record is
+A fraction keeps the first int(fraction × N) rows of each corpus, as the paper's mixer does. Where `mnlu data build`
+already applied the same fraction (its `stats.json` records the mixture), it is not applied twice. Every record is
 checked against `mnlu.schema` and must end with an assistant turn; errors name the file and line (or row), never
 the clinical text.
 """
@@ -18,8 +19,9 @@ the clinical text.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,42 @@ def _resolve_one(key: str, path: Path, fraction: float, splits: Sequence[str]) -
     return None
 
 
+def built_fraction(path: Path) -> tuple[float, Path] | None:
+    """The fraction `mnlu data build` already applied to a `<out>/<split>/<family>/<corpus>` group (its
+    stats.json records the mixture), or None when the path is not inside such a build."""
+    corpus = path.stem if path.suffix == ".jsonl" else path.name
+    family, root = path.parent.name, path.parent.parent.parent
+    stats = root / "stats.json"
+    if not stats.is_file():
+        return None
+    try:
+        corpora = json.loads(stats.read_text()).get("config", {}).get("corpora", {})
+    except json.JSONDecodeError:
+        return None
+    entry = corpora.get(corpus) if isinstance(corpora, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    return float((entry.get("fraction") or {}).get(family, 1.0)), stats
+
+
+def _once(source: Source) -> Source:
+    """A mixer fraction that `mnlu data build` already applied is not applied again (the paper's recipe and its
+    mixture carry the same fractions); a different one on top of it is an error rather than a silent double cut."""
+    built = built_fraction(source.path)
+    if built is None or built[0] >= 1.0 or source.fraction >= 1.0:
+        return source
+    fraction, stats = built
+    if abs(fraction - source.fraction) < 1e-12:
+        print(f"note: dataset_mixer[{source.key!r}]: {source.path.name} was already cut to {fraction:g} by "
+              f"mnlu data build ({stats}); not cutting it again", file=sys.stderr)
+        return replace(source, fraction=1.0)
+    raise DataError(
+        f"dataset_mixer[{source.key!r}]: {source.path} was already cut to {fraction:g} of its train rows by mnlu data "
+        f"build ({stats}); a mixer fraction of {source.fraction:g} would cut it again. Use {fraction:g} or 1.0 here, "
+        "or rebuild the data with that corpus's fraction at 1.0"
+    )
+
+
 def resolve_mixer(
     mixer: Mapping[str, float], splits: Sequence[str] = ("train",), config_dir: str | Path | None = None
 ) -> list[Source]:
@@ -89,7 +127,7 @@ def resolve_mixer(
         for cand in candidates:
             found = _resolve_one(key, cand, float(fraction), splits)
             if found is not None:
-                sources.extend(found)
+                sources.extend(_once(src) for src in found)
                 break
         else:
             tried = " or ".join(str(c.resolve()) for c in candidates)

@@ -156,3 +156,27 @@ def test_cli_record_without_answer_fails_before_compiling(tmp_path):
     assert f"{data}:2" in done.stderr and "no assistant turn" in done.stderr
     assert "compiled" not in done.stdout
     assert "Q?" not in done.stderr  # never the text itself
+
+
+def test_a_fraction_applied_by_the_build_is_not_applied_twice(tmp_path, capsys):
+    """The paper's recipe and `mnlu data build` both carry SNLI 0.03: the build's cut is not repeated."""
+    import json
+
+    from mnlu import prompts
+    from train_jax.data_sources import DataError, iter_source, resolve_mixer
+
+    root = tmp_path / "built"
+    group = root / "train" / "NLI"
+    group.mkdir(parents=True)
+    rows = [prompts.nli(f"NLI/snli/train/{i}/0", f"premise {i}", f"hypothesis {i}", "neutral") for i in range(10)]
+    (group / "snli.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stats = {"config": {"corpora": {"snli": {"fraction": {"NLI": 0.03}, "path": None}}}}
+    (root / "stats.json").write_text(json.dumps(stats))
+
+    same = resolve_mixer({str(group / "snli"): 0.03})
+    assert [s.fraction for s in same] == [1.0]
+    assert len(list(iter_source(same[0]))) == 10
+    assert "already cut to 0.03" in capsys.readouterr().err
+    assert len(list(iter_source(resolve_mixer({str(group / "snli"): 1.0})[0]))) == 10
+    with pytest.raises(DataError, match=r"already cut to 0.03 .* a mixer fraction of 0.5 would cut it again"):
+        resolve_mixer({str(group / "snli"): 0.5})
