@@ -40,7 +40,7 @@ def _generate_batch(graphdef, state, ids, valid, eos_token_id, pad_token_id, max
     key_valid = jnp.zeros((b, s), bool).at[:, :p].set(valid.astype(bool))
     shape = (b, s, cfg.num_key_value_heads, cfg.head_dim)
     cache = [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(cfg.num_hidden_layers)]
-    logits, cache = model.decode(ids, positions, cache, 0, key_pos, key_valid)
+    logits, cache = model.decode(ids, positions, cache, 0, key_pos, key_valid, last_only=True)
     first = jnp.argmax(logits[:, -1, :], axis=-1).astype(jnp.int32)
     out = jnp.full((b, max_new_tokens), pad_token_id, jnp.int32).at[:, 0].set(first)
     done = first == eos_token_id

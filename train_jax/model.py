@@ -252,11 +252,12 @@ class Mistral(nnx.Module):
     def __call__(self, input_ids, positions=None, segment_ids=None, attention_mask=None) -> jax.Array:
         return self.logits_from_hidden(self.hidden_states(input_ids, positions, segment_ids, attention_mask))
 
-    def decode(self, input_ids, positions, cache, cache_index, key_positions, key_valid):
+    def decode(self, input_ids, positions, cache, cache_index, key_positions, key_valid, last_only=False):
         """One cached step (or a prefill chunk) over a KV cache.
 
         `cache` is a list of (k, v) per layer, each [B, S, K, D]; the new tokens are written at `cache_index`.
-        `key_positions`/`key_valid` [B, S] describe every cache slot *after* this write. Returns (logits, cache).
+        `key_positions`/`key_valid` [B, S] describe every cache slot *after* this write. Returns (logits, cache);
+        with `last_only` the logits are for the last position only.
         """
         ids = jnp.asarray(input_ids)
         b, t = ids.shape
@@ -269,6 +270,8 @@ class Mistral(nnx.Module):
         for layer, (k_c, v_c) in zip(self.layers, cache):
             x, kv = layer(x, cos, sin, mask, cache=(k_c, v_c, cache_index))
             new_cache.append(kv)
+        if last_only:  # a prefill needs only the next token's logits: skip the vocab matmul elsewhere
+            x = x[:, -1:, :]
         return self.logits_from_hidden(self.norm(x)), new_cache
 
 
