@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from eval.backends.store import prediction_row
 from eval.cli import main
 from mnlu.schema import validate_record
 from tests.conftest import SHARED_DATA
@@ -34,9 +35,7 @@ def test_export_then_score_gold_predictions(tmp_path, capsys):
     preds = tmp_path / "preds.jsonl"
     with open(preds, "w") as f:
         for r in records:
-            gold = r["messages"][-1]["content"]
-            f.write(json.dumps({"prompt_id": r["prompt_id"], "reference": gold, "prediction": gold, "task": r["task"],
-                                "type": r["type"], "options": r["options"]}) + "\n")
+            f.write(json.dumps(prediction_row(r, r["messages"][-1]["content"])) + "\n")
 
     out = tmp_path / "paper"
     assert main(["--predictions", str(preds), "--out", str(out)]) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from eval.backends.store import prediction_row
 from eval.benchmarks import DATASETS, SUITES
 from eval.benchmarks.choice import HOC_LABELS
 from eval.benchmarks.spans import PICO_TYPES
@@ -97,9 +98,7 @@ def test_export_then_gold_predictions_score_100(tmp_path, capsys):
     preds = tmp_path / "preds.jsonl"
     with open(preds, "w") as f:
         for r in records:
-            gold = r["messages"][-1]["content"]
-            f.write(json.dumps({"prompt_id": r["prompt_id"], "reference": gold, "prediction": gold, "task": r["task"],
-                                "type": r["type"], "options": r["options"]}) + "\n")
+            f.write(json.dumps(prediction_row(r, r["messages"][-1]["content"])) + "\n")
     out = tmp_path / "scored"
     assert main(["--predictions", str(preds), "--out", str(out), "--benchmarks", ",".join(PUBLIC),
                  "--data-dir", str(DEMO)]) == 0
