@@ -112,6 +112,7 @@ class TrainConfig:
     save_strategy: str = "steps"
     save_steps: int = 500
     save_total_limit: int | None = None
+    save_on_epoch_end: bool = True  # JAX key: with save_strategy steps, also save when an epoch ends
     logging_steps: float = 500
     logging_first_step: bool = False
     report_to: list[str] = field(default_factory=lambda: ["none"])

@@ -3,9 +3,10 @@
 Order matters: the config, the data sources and every record are checked (and tokenised) before a model is built
 or anything compiled, so a bad key, a missing dataset or a record without an answer fails in seconds. Then the
 mesh, the model (initialised from a seed or streamed from an HF directory straight into its shards — skipped when
-a checkpoint will be restored), the step compiled ahead of time, and the loop: save every `save_steps` steps
-(`save_strategy: steps`) or at each epoch end (`save_strategy: epoch`), and always at the last step and on SIGTERM
-(then exit 143); resume from the latest complete checkpoint.
+a checkpoint will be restored), the step compiled ahead of time, and the loop: save every `save_steps` steps and
+at each epoch end (`save_strategy: steps`; `save_on_epoch_end: false` gives HF's steps-only behaviour) or at each
+epoch end only (`save_strategy: epoch`), and always at the last step and on SIGTERM (then exit 143); resume from
+the latest complete checkpoint.
 """
 
 from __future__ import annotations
@@ -304,8 +305,9 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
                 logger.log(step, values)
                 last_loss = values["loss"]
                 t_last, step_last = now, step
-            save = (cfg.save_strategy == "steps" and step % cfg.save_steps == 0) or (
-                cfg.save_strategy == "epoch" and epoch_end) or step == total
+            save = step == total or (cfg.save_strategy == "steps" and (
+                step % cfg.save_steps == 0 or (epoch_end and cfg.save_on_epoch_end))) or (
+                cfg.save_strategy == "epoch" and epoch_end)
             if save:
                 ckpt.save(state, loader.state_dict(), meta)
         ckpt.wait()

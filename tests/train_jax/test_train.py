@@ -137,7 +137,7 @@ def test_tiny_model_overfits_a_handful_of_examples(tmp_path):
         "model": {"vocab_size": 32000, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "init_seed": 0},
         "dataset_mixer": {str(data): 1.0}, "output_dir": str(tmp_path / "run"), "max_seq_length": 96,
-        "packing": False, "save_strategy": "steps",
+        "packing": False, "save_strategy": "steps", "save_on_epoch_end": False,
         "per_device_train_batch_size": 1, "learning_rate": 1e-2, "lr_scheduler_type": "constant",
         "max_steps": 30, "logging_steps": 1, "save_steps": 15, "disable_tqdm": True, "report_to": "tensorboard",
         "mesh": {"fsdp": -1},
@@ -155,3 +155,28 @@ def test_tiny_model_overfits_a_handful_of_examples(tmp_path):
     assert any((tmp_path / "run" / "runs").iterdir())  # tensorboard event file
     summary = [r for r in lines if r.get("event") == "summary"]
     assert summary and summary[0]["step"] == 30
+
+
+def test_steps_strategy_also_saves_at_each_epoch_end(tmp_path):
+    """save_strategy steps saves every save_steps steps and when an epoch ends (16 examples over 8 devices: two
+    steps per epoch), plus the last step; save_on_epoch_end false keeps HF's steps-only behaviour."""
+    from train_jax.train_config import from_dict
+    from train_jax.trainer import run
+
+    records = [multiple_choice(f"mc{i}", "Is the finding negated?", ["affirmed", "negated"], i % 2,
+                               type_="assertion", text=f"Finding {i}.") for i in range(16)]
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    saved = {}
+    for on_epoch_end in (True, False):
+        out = tmp_path / f"run_{on_epoch_end}"
+        cfg = from_dict({
+            "model": {"vocab_size": 32000, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                      "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "init_seed": 0},
+            "dataset_mixer": {str(data): 1.0}, "output_dir": str(out), "max_seq_length": 64, "packing": False,
+            "per_device_train_batch_size": 1, "max_steps": 5, "save_strategy": "steps", "save_steps": 3,
+            "save_on_epoch_end": on_epoch_end, "disable_tqdm": True, "mesh": {"fsdp": -1},
+        })
+        assert run(cfg, log=lambda *a: None).exit_code == 0
+        saved[on_epoch_end] = sorted(int(p.name) for p in (out / "checkpoints").iterdir())
+    assert saved == {True: [2, 3, 4, 5], False: [3, 5]}
