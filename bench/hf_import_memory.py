@@ -40,7 +40,7 @@ t = time.perf_counter()
 if kind == "ours":
     m = load_hf(path)
     from flax import nnx
-    leaves = [v.get_value() for _, v in nnx.state(m, nnx.Param).flat_state()]
+    leaves = [v.get_value() for _, v in nnx.to_flat_state(nnx.state(m, nnx.Param))]
     jax.block_until_ready(leaves)
     model_bytes = sum(x.nbytes for x in leaves)
 else:

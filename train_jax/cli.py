@@ -90,7 +90,7 @@ def lazy_model(step_dir: Path):
     cfg = ModelConfig.from_hf_dict(meta["model_config"], source=str(step_dir / "meta"))
     model = abstract_model(cfg)
     have = set(param_names(step_dir))
-    for path, var in nnx.state(model, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         name = ".".join(str(k) for k in path)
         if name not in have:
             raise FileNotFoundError(f"{step_dir}/params: tensor {name!r} is missing")

@@ -93,7 +93,7 @@ def load_hf(
         raise CheckpointError(f"{path}: unexpected tensor(s) {extra[:5]} for {cfg.num_hidden_layers} layers")
 
     graphdef, abstract = nnx.split(abstract_model(cfg))
-    flat = dict(abstract.flat_state())
+    flat = dict(nnx.to_flat_state(abstract))
     target = NP_DTYPES[param_dtype]
     rules = DEFAULT_RULES if rules is None else rules
     for hf_name, ours, transpose in expected:
@@ -212,7 +212,7 @@ def save_hf(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out}: exists and is not empty (pass overwrite=True to replace it)")
     out_dtype = NP_DTYPES[_dtype_name(dtype) or cfg.param_dtype]
-    flat = dict(nnx.state(model, nnx.Param).flat_state())
+    flat = dict(nnx.to_flat_state(nnx.state(model, nnx.Param)))
     names = list(hf_tensor_names(cfg))
     entries = []
     for hf_name, ours, transpose in names:

@@ -128,7 +128,7 @@ def param_shardings(params_state, mesh: Mesh, rules=DEFAULT_RULES) -> dict:
         return param_sharding(getattr(var, "logical_axes", None), value.shape, mesh, rules)
 
     shardings = jax.tree.map(one, params_state, is_leaf=lambda x: isinstance(x, nnx.Variable))
-    return shardings.to_pure_dict() if hasattr(shardings, "to_pure_dict") else shardings
+    return nnx.to_pure_dict(shardings) if isinstance(shardings, nnx.State) else shardings
 
 
 def param_specs(params_state, mesh: Mesh, rules=DEFAULT_RULES) -> dict:

@@ -41,7 +41,7 @@ class TrainState(NamedTuple):
 def split_model(model: Mistral) -> tuple[nnx.GraphDef, Any, dict]:
     """(graph definition, the nnx Param state, its pure dict)."""
     graphdef, state = nnx.split(model, nnx.Param)
-    return graphdef, state, state.to_pure_dict()
+    return graphdef, state, nnx.to_pure_dict(state)
 
 
 def token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
@@ -105,7 +105,7 @@ def make_train_step(
             grads, nll, count = gradients(state.params, batch)
         denom = jnp.maximum(count, 1.0)
         grads = jax.tree.map(lambda g: g / denom, grads)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {
@@ -128,7 +128,7 @@ def state_shardings(params_state: Any, tx: optax.GradientTransformation, mesh: M
     """NamedShardings of the whole TrainState: parameters by their logical axes, AdamW moments alike, scalars
     replicated."""
     p_shard = param_shardings(params_state, mesh, rules)
-    abstract_params = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), params_state.to_pure_dict())
+    abstract_params = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), nnx.to_pure_dict(params_state))
     abstract_opt = jax.eval_shape(tx.init, abstract_params)
     o_shard = optimizer_shardings(tx, abstract_opt, p_shard, mesh)
     rep = replicated(mesh)
@@ -137,7 +137,7 @@ def state_shardings(params_state: Any, tx: optax.GradientTransformation, mesh: M
 
 def abstract_state(params_state: Any, tx: optax.GradientTransformation, shardings: TrainState) -> TrainState:
     """ShapeDtypeStructs (with shardings) of the whole TrainState: the target a checkpoint is restored onto."""
-    abstract_params = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), params_state.to_pure_dict())
+    abstract_params = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), nnx.to_pure_dict(params_state))
     shapes = TrainState(
         jax.ShapeDtypeStruct((), jnp.int32),
         abstract_params,

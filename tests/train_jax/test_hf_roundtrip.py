@@ -20,7 +20,7 @@ from train_jax.tiny import tiny_config
 
 
 def _params(model) -> dict:
-    return {k: np.asarray(v.get_value()) for k, v in nnx.state(model, nnx.Param).flat_state()}
+    return {k: np.asarray(v.get_value()) for k, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
 
 
 def _assert_bit_equal(a, b):
@@ -167,7 +167,7 @@ def test_load_onto_a_mesh_places_shards_and_keeps_logits(tmp_path):
     save_hf_reference(ref, tmp_path / "hf")
     mesh = make_mesh({"fsdp": 4, "tensor": 2})
     model = load_hf(tmp_path / "hf", mesh=mesh)
-    state = dict(nnx.state(model, nnx.Param).flat_state())
+    state = dict(nnx.to_flat_state(nnx.state(model, nnx.Param)))
     q = state[("layers", 0, "self_attn", "q_proj", "kernel")].get_value()
     assert q.sharding.spec == jax.sharding.PartitionSpec("fsdp", "tensor")
     assert len(q.addressable_shards) == 8 and q.addressable_shards[0].data.shape == (16, 32)

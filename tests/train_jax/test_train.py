@@ -173,7 +173,7 @@ def test_steps_strategy_also_saves_at_each_epoch_end(tmp_path):
         cfg = from_dict({
             "model": {"vocab_size": 32000, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                       "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "init_seed": 0},
-            "dataset_mixer": {str(data): 1.0}, "output_dir": str(out), "max_seq_length": 64, "packing": False,
+            "dataset_mixer": {str(data): 1.0}, "output_dir": str(out), "max_seq_length": 128, "packing": False,
             "per_device_train_batch_size": 1, "max_steps": 5, "save_strategy": "steps", "save_steps": 3,
             "save_on_epoch_end": on_epoch_end, "disable_tqdm": True, "mesh": {"fsdp": -1},
         })
