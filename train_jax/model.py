@@ -38,6 +38,18 @@ def to_jnp_dtype(name: str) -> Any:
     return _DTYPES[name]
 
 
+def token_matmul(x: jax.Array, w: jax.Array, contract_w: int = 0, out_dtype: Any = None) -> jax.Array:
+    """x [..., d] times w over w's axis `contract_w`, with the leading (batch, length) axes flattened into one.
+
+    One token axis keeps every matmul and its two gradient matmuls plain 2-D GEMMs: with [B, T] kept apart,
+    XLA:CPU contracts the weight gradient over two axes and materialises transposed copies of activations and
+    weights (about 40% slower fwd+bwd on the MLP of a 1024-wide Mistral). The reshapes are free (contiguous)."""
+    lead = x.shape[:-1]
+    y = jax.lax.dot_general(x.reshape(-1, x.shape[-1]), w, (((1,), (contract_w,)), ((), ())),
+                            preferred_element_type=out_dtype)
+    return y.reshape(*lead, y.shape[-1])
+
+
 class Linear(nnx.Module):
     """y = x @ kernel, kernel [in, out] in param dtype, computed in the compute dtype."""
 
@@ -47,7 +59,7 @@ class Linear(nnx.Module):
         self.dtype = to_jnp_dtype(cfg.dtype)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jnp.dot(x.astype(self.dtype), self.kernel[...].astype(self.dtype))
+        return token_matmul(x.astype(self.dtype), self.kernel[...].astype(self.dtype))
 
 
 class RMSNorm(nnx.Module):
@@ -103,17 +115,21 @@ def attention_mask_from(
 def reference_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
     """Plain XLA attention. q [B, T, N, D], k/v [B, S, K, D], mask [B, 1, T, S] → [B, T, N, D].
 
-    Grouped-query attention without repeating K/V; scores and softmax in float32.
+    Grouped-query attention without repeating K/V; scores and softmax in float32. Heads go first and a KV
+    group's queries are merged into one axis ([B, K, G·T, D]), so both products are plain batched GEMMs with
+    the batch axes leading (about 15% faster fwd+bwd on XLA:CPU than contracting the [B, T, K, G, D] layout).
     """
     b, t, n, d = q.shape
-    kv = k.shape[2]
+    kv, s = k.shape[2], k.shape[1]
     g = n // kv
-    qg = q.reshape(b, t, kv, g, d)
-    scores = jnp.einsum("btkgd,bskd->bkgts", qg, k, preferred_element_type=jnp.float32) / np.sqrt(d)
-    scores = jnp.where(mask[:, :, None, :, :], scores, jnp.finfo(jnp.float32).min)
+    qh = q.reshape(b, t, kv, g, d).transpose(0, 2, 3, 1, 4).reshape(b, kv, g * t, d)
+    kh, vh = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
+    scores = jnp.einsum("bkmd,bksd->bkms", qh, kh, preferred_element_type=jnp.float32) / np.sqrt(d)
+    visible = jnp.broadcast_to(mask[:, :, None, :, :], (b, 1, g, t, s)).reshape(b, 1, g * t, s)
+    scores = jnp.where(visible, scores, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-    out = jnp.einsum("bkgts,bskd->btkgd", probs, v)
-    return out.reshape(b, t, n, d)
+    out = jnp.einsum("bkms,bksd->bkmd", probs, vh)
+    return out.reshape(b, kv, g, t, d).transpose(0, 3, 1, 2, 4).reshape(b, t, n, d)
 
 
 def fused_attention(
@@ -205,7 +221,7 @@ class Embed(nnx.Module):
 
     def attend(self, x: jax.Array) -> jax.Array:
         """Tied output projection: x @ embeddingᵀ with float32 accumulation."""
-        return jnp.einsum("bte,ve->btv", x, self.embedding[...].astype(x.dtype), preferred_element_type=jnp.float32)
+        return token_matmul(x, self.embedding[...].astype(x.dtype), contract_w=1, out_dtype=jnp.float32)
 
 
 class Mistral(nnx.Module):
@@ -246,7 +262,7 @@ class Mistral(nnx.Module):
             logits = self.embed_tokens.attend(x)
         else:
             w = self.lm_head.kernel[...].astype(x.dtype)
-            logits = jnp.einsum("bte,ev->btv", x, w, preferred_element_type=jnp.float32)
+            logits = token_matmul(x, w, out_dtype=jnp.float32)
         return constrain(logits, ("batch", "length", "vocab"))
 
     def __call__(self, input_ids, positions=None, segment_ids=None, attention_mask=None) -> jax.Array:
