@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from merge.plan import mistral_tensor_shapes  # noqa: E402
 from merge.safetensors_io import ShardWriter  # noqa: E402
 
 MISTRAL_7B = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_attention_heads=32,
@@ -36,17 +37,9 @@ MISTRAL_7B = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, n
 
 
 def tensor_shapes(layers: int) -> list[tuple[str, tuple[int, ...]]]:
-    h, i, v = MISTRAL_7B["hidden_size"], MISTRAL_7B["intermediate_size"], MISTRAL_7B["vocab_size"]
-    kv = MISTRAL_7B["num_key_value_heads"] * MISTRAL_7B["head_dim"]
-    out = [("model.embed_tokens.weight", (v, h))]
-    for n in range(layers):
-        p = f"model.layers.{n}"
-        out += [(f"{p}.self_attn.q_proj.weight", (h, h)), (f"{p}.self_attn.k_proj.weight", (kv, h)),
-                (f"{p}.self_attn.v_proj.weight", (kv, h)), (f"{p}.self_attn.o_proj.weight", (h, h)),
-                (f"{p}.mlp.gate_proj.weight", (i, h)), (f"{p}.mlp.up_proj.weight", (i, h)),
-                (f"{p}.mlp.down_proj.weight", (h, i)), (f"{p}.input_layernorm.weight", (h,)),
-                (f"{p}.post_attention_layernorm.weight", (h,))]
-    return out + [("model.norm.weight", (h,)), ("lm_head.weight", (v, h))]
+    return mistral_tensor_shapes(layers=layers, hidden=MISTRAL_7B["hidden_size"],
+                                 intermediate=MISTRAL_7B["intermediate_size"], vocab=MISTRAL_7B["vocab_size"],
+                                 kv_dim=MISTRAL_7B["num_key_value_heads"] * MISTRAL_7B["head_dim"])
 
 
 def config(layers: int) -> dict:

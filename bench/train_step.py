@@ -8,6 +8,10 @@ clipping at 1.0 and an AdamW update (ours: fp32 master weights, AdamW in optax, 
 fp32 is compared with fp32, and our bf16-compute policy with torch's bf16 autocast. Timings are interleaved with a
 fixed matmul (the ceiling) right before and after each timed step, because this host's speed changes under load;
 ratios are medians of per-round ratios. MFU uses MaxText's FLOP count (causal attention at half).
+
+The torch side runs in its own process, so each side runs with its own host allocator: ours as `mnlu train`
+runs (glibc tuned to keep the XLA working set, train_jax/host_memory.py), torch with stock glibc as transformers
+users run it (`--peer-malloc tuned` gives torch the same tuning; `--our-malloc default` takes ours away).
 """
 
 from __future__ import annotations
@@ -44,6 +48,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--peer-budget-s", type=float, default=120.0,
                    help="shrink batch/seq (both sides) when one torch step would take longer than this")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--our-malloc", choices=("tuned", "default"), default="tuned",
+                   help="tuned: as `mnlu train` runs (train_jax/host_memory.py); default: stock glibc")
+    p.add_argument("--peer-malloc", choices=("default", "tuned"), default="default",
+                   help="the torch process's allocator: stock glibc (default) or the same tuning as ours")
+    p.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args()
 
 
@@ -138,18 +147,17 @@ def make_ours(cfg, precision: str, batch: int, seq: int, remat: str, scan: bool,
 # ---------------------------------------------------------------------------------------------- the peer
 
 
-def make_torch(cfg, precision: str, batch: int, seq: int, device: str):
+def make_torch(hf_dict: dict, precision: str, batch: int, seq: int, device: str):
     import torch
     from transformers import MistralConfig, MistralForCausalLM
 
     torch.manual_seed(0)
-    hf = MistralConfig(**{k: v for k, v in cfg.to_hf_dict("float32").items()
-                          if k not in ("architectures", "model_type", "dtype", "torch_dtype", "rope_parameters")})
+    hf = MistralConfig(**hf_dict)
     hf._attn_implementation = "sdpa"
     dev = "cuda" if device == "gpu" else "cpu"
     model = MistralForCausalLM(hf).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0, foreach=True)
-    ids = torch.as_tensor(np.random.default_rng(0).integers(0, cfg.vocab_size, (batch, seq)), device=dev)
+    ids = torch.as_tensor(np.random.default_rng(0).integers(0, hf.vocab_size, (batch, seq)), device=dev)
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 
     def run() -> float:
@@ -167,11 +175,78 @@ def make_torch(cfg, precision: str, batch: int, seq: int, device: str):
     return run, time.perf_counter() - t
 
 
+def torch_worker() -> int:
+    """The peer in its own process (so each side runs with its own allocator settings): JSON commands on stdin,
+    one JSON answer per line on stdout."""
+    import torch
+
+    step = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["cmd"] == "threads":
+            torch.set_num_threads(cmd["n"])
+            out = {}
+        elif cmd["cmd"] == "ceiling":
+            out = {"flops": torch_ceiling(cmd["dtype"], cmd["n"], cmd["device"])}
+        elif cmd["cmd"] == "setup":
+            step = None
+            step, compile_s = make_torch(cmd["hf"], cmd["precision"], cmd["batch"], cmd["seq"], cmd["device"])
+            out = {"warmup_s": compile_s}
+        elif cmd["cmd"] == "step":
+            t = time.perf_counter()
+            step()
+            out = {"seconds": time.perf_counter() - t}
+        else:
+            return 0
+        print(json.dumps(out), flush=True)
+    return 0
+
+
+class TorchPeer:
+    """Handle on the torch worker process."""
+
+    def __init__(self, malloc: str, device: str):
+        import subprocess
+
+        from train_jax.host_memory import OPT_OUT_ENV, TUNABLES
+
+        env = dict(os.environ)
+        env.pop("GLIBC_TUNABLES", None)
+        env[OPT_OUT_ENV] = "default"
+        if malloc == "tuned":
+            env["GLIBC_TUNABLES"] = TUNABLES
+        self.device = device
+        self.proc = subprocess.Popen([sys.executable, __file__, "--torch-worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+
+    def ask(self, **cmd) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the torch worker died (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def ceiling(self, dtype: str, n: int) -> float:
+        return self.ask(cmd="ceiling", dtype=dtype, n=n, device="cuda" if self.device == "gpu" else "cpu")["flops"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
 # --------------------------------------------------------------------------------------------------- main
 
 
 def main() -> int:
     args = parse_args()
+    if args.torch_worker:
+        return torch_worker()
+    from train_jax.host_memory import keep_freed_memory
+
+    our_malloc = "tuned" if args.our_malloc == "tuned" and keep_freed_memory() else "default"
     if args.device == "cpu":
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import jax
@@ -192,18 +267,18 @@ def main() -> int:
           f"{cfg.num_attention_heads}/{cfg.num_key_value_heads} heads), batch {batch} × seq {seq}, "
           f"{flops / 1e12:.3f} TFLOP per step (MaxText count)")
     n = 2048 if args.device == "cpu" else 8192
-    torch_dev = "cuda" if args.device == "gpu" else "cpu"
-    if not args.no_peer:
-        import torch
-
-        if args.device == "cpu":
-            torch.set_num_threads(os.cpu_count() or 1)
+    print(f"allocator: ours {our_malloc}, torch {args.peer_malloc} (see train_jax/host_memory.py)")
+    peer_proc = None if args.no_peer else TorchPeer(args.peer_malloc, args.device)
+    if peer_proc is not None and args.device == "cpu":
+        peer_proc.ask(cmd="threads", n=os.cpu_count() or 1)
+    hf_dict = {k: v for k, v in cfg.to_hf_dict("float32").items()
+               if k not in ("architectures", "model_type", "dtype", "torch_dtype", "rope_parameters")}
     results = {}
     for prec in precisions:
         b_p, s_p = batch, seq
         torch_in_ceiling = not args.no_peer
         if not args.no_peer:  # a CPU without fast bf16 GEMMs makes torch's autocast step take hours: shrink both
-            c = torch_ceiling(prec, 512, torch_dev)
+            c = peer_proc.ceiling(prec, 512)
             while train_flops_per_step(cfg, b_p, s_p) / c > args.peer_budget_s and b_p * s_p > 64:
                 b_p, s_p = (b_p // 2, s_p) if b_p > 1 else (b_p, s_p // 2)
             if (b_p, s_p) != (batch, seq):
@@ -212,18 +287,23 @@ def main() -> int:
                       f"seq {s_p} so one torch step fits {args.peer_budget_s:.0f}s")
         flops_p, tokens_p = train_flops_per_step(cfg, b_p, s_p), b_p * s_p
         ours, ours_compile = make_ours(cfg, prec, b_p, s_p, args.remat, args.scan_layers, args.device)
-        peer, _ = (None, 0.0) if args.no_peer else make_torch(cfg, prec, b_p, s_p, args.device)
+        peer = None
+        if peer_proc is not None:
+            peer_proc.ask(cmd="setup", hf=hf_dict, precision=prec, batch=b_p, seq=s_p, device=args.device)
+
+            def peer() -> None:
+                peer_proc.ask(cmd="step")
         rows = []
         for r in range(args.rounds):
             row = {}
             for name, fn in (("ours", ours), ("torch", peer)):
                 if fn is None:
                     continue
-                before = max(jax_ceiling(prec, n), torch_ceiling(prec, n, torch_dev) if torch_in_ceiling else 0)
+                before = max(jax_ceiling(prec, n), peer_proc.ceiling(prec, n) if torch_in_ceiling else 0)
                 t = time.perf_counter()
                 fn()
                 dt = time.perf_counter() - t
-                after = max(jax_ceiling(prec, n), torch_ceiling(prec, n, torch_dev) if torch_in_ceiling else 0)
+                after = max(jax_ceiling(prec, n), peer_proc.ceiling(prec, n) if torch_in_ceiling else 0)
                 ceiling = (before + after) / 2
                 row[name] = {"seconds": dt, "tokens_per_s": tokens_p / dt, "ceiling_flops": ceiling,
                              "of_ceiling": flops_p / dt / ceiling}
@@ -259,7 +339,10 @@ def main() -> int:
         del ours, peer
     if args.json:
         args.json.write_text(json.dumps({"device": kind, "batch": batch, "seq": seq, "params": cfg.num_params(),
-                                         "flops_per_step": flops, "results": results}, indent=2) + "\n")
+                                         "flops_per_step": flops, "our_malloc": our_malloc,
+                                         "peer_malloc": args.peer_malloc, "results": results}, indent=2) + "\n")
+    if peer_proc is not None:
+        peer_proc.close()
     return 0
 
 

@@ -43,6 +43,20 @@ def module_order_key(name: str) -> tuple | None:
     return None
 
 
+def mistral_tensor_shapes(*, layers: int, hidden: int, intermediate: int, vocab: int,
+                          kv_dim: int) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, HF shape) of every tensor of an untied MistralForCausalLM, in module order: the layout of the
+    synthetic checkpoints the merge bench and tests write."""
+    shapes = {"self_attn.q_proj.weight": (hidden, hidden), "self_attn.k_proj.weight": (kv_dim, hidden),
+              "self_attn.v_proj.weight": (kv_dim, hidden), "self_attn.o_proj.weight": (hidden, hidden),
+              "mlp.gate_proj.weight": (intermediate, hidden), "mlp.up_proj.weight": (intermediate, hidden),
+              "mlp.down_proj.weight": (hidden, intermediate), "input_layernorm.weight": (hidden,),
+              "post_attention_layernorm.weight": (hidden,)}
+    out = [("model.embed_tokens.weight", (vocab, hidden))]
+    out += [(f"model.layers.{n}.{name}", shapes[name]) for n in range(layers) for name in _LAYER_ORDER]
+    return out + [("model.norm.weight", (hidden,)), ("lm_head.weight", (vocab, hidden))]
+
+
 @dataclass
 class TensorPlan:
     name: str

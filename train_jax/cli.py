@@ -26,6 +26,9 @@ dataset_mixer, learning_rate, ...) and the JAX keys (mesh, param_dtype, attentio
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
+    from train_jax.host_memory import keep_freed_memory
+
+    keep_freed_memory()  # before jax starts its threads: see train_jax/host_memory.py
     from train_jax.data_sources import DataError
     from train_jax.loader import DataStateError
     from train_jax.train_config import HF_ONLY_KEYS, KEYS, TrainConfigError, load_config

@@ -10,21 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from merge.plan import mistral_tensor_shapes
 from merge.safetensors_io import ShardWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _shapes(h=2048, i=5632, v=32000, kv=512, layers=2):
-    out = [("model.embed_tokens.weight", (v, h))]
-    for n in range(layers):
-        p = f"model.layers.{n}"
-        out += [(f"{p}.self_attn.q_proj.weight", (h, h)), (f"{p}.self_attn.k_proj.weight", (kv, h)),
-                (f"{p}.self_attn.v_proj.weight", (kv, h)), (f"{p}.self_attn.o_proj.weight", (h, h)),
-                (f"{p}.mlp.gate_proj.weight", (i, h)), (f"{p}.mlp.up_proj.weight", (i, h)),
-                (f"{p}.mlp.down_proj.weight", (h, i)), (f"{p}.input_layernorm.weight", (h,)),
-                (f"{p}.post_attention_layernorm.weight", (h,))]
-    return out + [("model.norm.weight", (h,)), ("lm_head.weight", (v, h))]
+def _shapes():
+    return mistral_tensor_shapes(layers=2, hidden=2048, intermediate=5632, vocab=32000, kv_dim=512)
 
 
 def _write(path: Path, seed: int) -> int:
