@@ -305,10 +305,10 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
                 logger.log(step, values)
                 last_loss = values["loss"]
                 t_last, step_last = now, step
-            save = step == total or (cfg.save_strategy == "steps" and (
-                step % cfg.save_steps == 0 or (epoch_end and cfg.save_on_epoch_end))) or (
-                cfg.save_strategy == "epoch" and epoch_end)
-            if save:
+            by_steps = cfg.save_strategy == "steps" and step % cfg.save_steps == 0
+            by_epoch = epoch_end and (cfg.save_strategy == "epoch"
+                                      or (cfg.save_strategy == "steps" and cfg.save_on_epoch_end))
+            if step == total or by_steps or by_epoch:
                 ckpt.save(state, loader.state_dict(), meta)
         ckpt.wait()
     finally:
