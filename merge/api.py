@@ -9,13 +9,23 @@ import shutil
 import time
 from pathlib import Path
 
-from .config import MergeConfig, validate
+from .config import MergeConfig, describe_setting, validate
 from .dtypes import TORCH_NAMES
 from .errors import MergeError
 from .executor import Run, default_threads
 from .hf_output import write_config, write_generation_config, write_model_card, write_report, write_tokenizer
 from .plan import Plan, build_plan
 from .safetensors_io import ShardWriter
+
+
+def _resolved(cfg: MergeConfig, m) -> dict:
+    """A model's weight / density / drop_rate: numbers when they hold for every tensor, else the lists."""
+    listed = any(isinstance(x, tuple) for x in (m.weight, m.density, m.drop_rate, cfg.weight, cfg.density,
+                                                 cfg.drop_rate))
+    if listed:
+        return {"weight": describe_setting(m.weight), "density": describe_setting(m.density),
+                "drop_rate": describe_setting(m.drop_rate)}
+    return {"weight": cfg.model_weight(m), "density": cfg.model_density(m), "drop_rate": cfg.model_drop_rate(m)}
 
 
 def recipe_of(plan: Plan) -> dict:
@@ -27,16 +37,20 @@ def recipe_of(plan: Plan) -> dict:
         "seed": cfg.seed,
         "base": {"path": cfg.base_model, "fingerprint": plan.base.fingerprint()},
         "models": [
-            {"path": m.path, "weight": cfg.model_weight(m), "drop_rate": cfg.model_drop_rate(m),
-             "fingerprint": src.fingerprint()}
+            {"path": m.path, **_resolved(cfg, m), "fingerprint": src.fingerprint()}
             for m, src in zip(cfg.finetuned(), plan.finetuned)
         ],
         "slots": None if plan.slots is None else ["base" if s is None else s for s in plan.slots],
         "rescale": cfg.effective_rescale,
         "normalize": cfg.effective_normalize,
         "lambda": cfg.lambda_,
+        "weight": describe_setting(cfg.weight),
+        "density": describe_setting(cfg.density),
+        "drop_rate": describe_setting(cfg.drop_rate),
         "add_pad_token": cfg.add_pad_token,
         "dtype": None if cfg.dtype is None else TORCH_NAMES[cfg.dtype],
+        "out_dtype": None if cfg.out_dtype is None else TORCH_NAMES[cfg.out_dtype],
+        "compute_dtype": "float32",
         "vocab_policy": cfg.vocab_policy,
         "include": list(cfg.include),
         "exclude": list(cfg.exclude),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from .config import MergeConfig, ModelSpec, from_dict, load_yaml, parse_size, validate, with_overrides
 from .dtypes import canonical
@@ -24,9 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output HF directory (written to a temporary name, then renamed)")
     p.add_argument("--method", choices=sorted(METHODS))
     p.add_argument("--drop-rate", type=float, help="DARE drop probability p (density = 1 - p)")
-    p.add_argument("--density", type=float, help="keep fraction (mergekit's word); 1 - drop rate")
+    p.add_argument("--density", type=float, help="keep fraction (mergekit's word), used as given; 1 - drop rate")
     p.add_argument("--rescale", action=argparse.BooleanOptionalAction, default=None,
-                   help="rescale kept DARE deltas by 1/(1-p)")
+                   help="rescale kept DARE deltas by 1/(1-p) (ties: not supported)")
     p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                    help="divide by the sum of weights")
     p.add_argument("--weight", type=float, help="weight of each fine-tuned model")
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--rng", choices=["mergelm", "native"])
     p.add_argument("--add-pad-token", action="store_true", default=None, help="MergeLM's [PAD] token (row = mean)")
-    p.add_argument("--dtype", help="output dtype (default: the base's)")
+    p.add_argument("--dtype", help="mergekit's compute dtype; we always compute in float32, so it only sets "
+                   "the output dtype when --out-dtype is absent (default: the base's)")
+    p.add_argument("--out-dtype", help="output dtype (default: --dtype, else the base's)")
     p.add_argument("--threads", type=int)
     p.add_argument("--chunk-elements", type=int, help="elements per chunk (memory per thread ~ 40 B each)")
     p.add_argument("--max-shard-size", help="e.g. 5GB")
@@ -57,16 +60,18 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
         if not args.finetuned:
             raise MergeError("give --config, or --base, --finetuned and --method")
         cfg = from_dict({"merge_method": args.method or "", "models": []}, "flags")
-    drop = args.drop_rate
+    if args.density is not None and args.drop_rate is not None:
+        raise MergeError("give --drop-rate or --density, not both")
+    sparsity = {}
     if args.density is not None:
-        if drop is not None:
-            raise MergeError("give --drop-rate or --density, not both")
-        drop = 1.0 - args.density
+        sparsity = {"density": args.density, "drop_rate": None}
+    elif args.drop_rate is not None:
+        sparsity = {"drop_rate": args.drop_rate, "density": None}
     is_base = [bool(cfg.base_model) and cfg.is_base(m) for m in cfg.models]
     models = list(cfg.models)
     base = args.base or cfg.base_model
     if args.base:
-        models = [ModelSpec(args.base, m.weight, m.drop_rate) if b else m for m, b in zip(models, is_base)]
+        models = [replace(m, path=args.base) if b else m for m, b in zip(models, is_base)]
     if args.finetuned:
         n_ft = sum(not b for b in is_base)
         if n_ft and n_ft != len(args.finetuned):
@@ -74,15 +79,14 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
                              f"{n_ft} fine-tuned model(s)")
         if n_ft:
             it = iter(args.finetuned)
-            models = [m if b else ModelSpec(next(it), m.weight, m.drop_rate) for m, b in zip(models, is_base)]
+            models = [m if b else replace(m, path=next(it)) for m, b in zip(models, is_base)]
         else:
             models += [ModelSpec(p) for p in args.finetuned]
             is_base += [False] * len(args.finetuned)
-    if args.weight is not None or drop is not None:
+    if args.weight is not None or sparsity:
         models = [
             m if b and args.config
-            else ModelSpec(m.path, args.weight if args.weight is not None else m.weight,
-                           drop if drop is not None else m.drop_rate)
+            else replace(m, weight=args.weight if args.weight is not None else m.weight, **sparsity)
             for m, b in zip(models, is_base)
         ]
     return with_overrides(
@@ -94,6 +98,7 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
         rng=args.rng,
         seed=args.seed,
         dtype=canonical(args.dtype, "--dtype") if args.dtype else None,
+        out_dtype=canonical(args.out_dtype, "--out-dtype") if args.out_dtype else None,
         rescale=args.rescale,
         normalize=args.normalize,
         lambda_=args.lambda_,

@@ -1,9 +1,15 @@
 """The merge recipe: a mergekit-like YAML (or CLI flags) loaded into typed dataclasses, validated up front.
 
 mergekit users know `merge_method`, `base_model`, `models: [{model, parameters: {weight, density}}]`, global
-`parameters` (`rescale`, `normalize`, `lambda`), `dtype` and `tokenizer_source`; we add `drop_rate` (= 1 -
-density, the paper's and MergeLM's word), `rng`, `seed`, `add_pad_token`, `vocab_policy`, include/exclude
-patterns and execution knobs. Unknown keys are errors that list the valid ones.
+`parameters` (`rescale`, `normalize`, `lambda`), `dtype` (compute precision), `out_dtype` (output) and
+`tokenizer_source`; we add `drop_rate` (= 1 - density, the paper's and MergeLM's word), `rng`, `seed`,
+`add_pad_token`, `vocab_policy`, include/exclude patterns and execution knobs. Unknown keys are errors that list
+the valid ones.
+
+`weight`, `density` and `drop_rate` may be mergekit per-tensor lists, `[{filter: mlp, value: 0.5}, {value: 1}]`:
+the first entry whose filter is absent, `*`, or a substring of the tensor name gives the value (which may itself
+be such a list); no match falls back to the global parameter, then to the default. A density stays exactly as
+written (TIES keeps int(density * n) deltas), a drop_rate too (DARE drops with probability float32(drop_rate)).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import yaml
 from .dtypes import canonical
 from .errors import MergeError
 from .methods import METHODS
+
+# A parameter value: a number, or mergekit's per-tensor list as ((filter or None, value), ...).
+Setting = float | tuple
 
 TOP_KEYS = {
     "merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source", "out", "rng",
@@ -33,8 +42,63 @@ VOCAB_POLICIES = ("error", "base")
 @dataclass(frozen=True)
 class ModelSpec:
     path: str
-    weight: float | None = None
-    drop_rate: float | None = None  # canonical; mergekit's density is 1 - drop_rate
+    weight: Setting | None = None
+    drop_rate: Setting | None = None  # give one of drop_rate / density; each is kept exactly as given
+    density: Setting | None = None
+
+
+def resolve(setting: Setting | None, tensor: str | None, where: str = "parameter") -> float | None:
+    """mergekit's evaluate_setting for numbers and filter lists: the value for `tensor`, or None if no entry
+    matches. With tensor None a filter list is an error (the caller needs one number for the whole model)."""
+    if setting is None or isinstance(setting, float):
+        return setting
+    if tensor is None:
+        raise MergeError(f"{where}: a per-tensor filter list is not supported here; give one number")
+    for flt, value in setting:
+        if flt is None or flt == "*" or flt in tensor:
+            return resolve(value, tensor, where)
+    return None
+
+
+def setting_leaves(setting: Setting | None) -> list[float]:
+    if setting is None:
+        return []
+    if isinstance(setting, float):
+        return [setting]
+    return [x for _, v in setting for x in setting_leaves(v)]
+
+
+def describe_setting(setting: Setting | None):
+    """JSON-friendly form for the plan, the recipe and the model card."""
+    if setting is None or isinstance(setting, float):
+        return setting
+    return [{"filter": f, "value": describe_setting(v)} if f is not None else {"value": describe_setting(v)}
+            for f, v in setting]
+
+
+def parse_setting(value, where: str) -> Setting | None:
+    """A number or a list of {filter, value} mappings; gradients (lists of numbers) get one clear error."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise MergeError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        if value and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in value):
+            raise MergeError(f"{where}: gradients (a list of numbers interpolated across layers) are not "
+                             "supported; give one number or a list of {filter, value} entries")
+        out = []
+        for i, e in enumerate(value):
+            if not isinstance(e, dict) or "value" not in e or set(e) - {"filter", "value"}:
+                raise MergeError(f"{where}[{i}]: expected a mapping with 'value' and an optional 'filter' "
+                                 f"(mergekit's per-tensor list), got {e!r}")
+            flt = e.get("filter")
+            if flt is not None and not isinstance(flt, str):
+                raise MergeError(f"{where}[{i}].filter: expected a string (a substring of tensor names)")
+            out.append((flt, parse_setting(e["value"], f"{where}[{i}].value")))
+        return tuple(out)
+    raise MergeError(f"{where}: expected a number or a list of {{filter, value}} entries, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -45,9 +109,11 @@ class MergeConfig:
     out: str | None = None
     rng: str = "native"
     seed: int = 0
-    dtype: str | None = None  # output dtype; None: each tensor keeps the base's dtype
-    weight: float | None = None  # global defaults for the per-model parameters
-    drop_rate: float | None = None
+    dtype: str | None = None  # mergekit's compute dtype; we always compute in float32 (see README)
+    out_dtype: str | None = None  # output dtype; None: `dtype` if given, else each tensor keeps the base's
+    weight: Setting | None = None  # global defaults for the per-model parameters
+    drop_rate: Setting | None = None
+    density: Setting | None = None
     rescale: bool | None = None
     normalize: bool | None = None
     lambda_: float = 1.0
@@ -64,13 +130,38 @@ class MergeConfig:
     extra: dict = field(default_factory=dict)
 
     # Resolved per-model parameters -------------------------------------------------------------
-    def model_weight(self, m: ModelSpec) -> float:
-        w = m.weight if m.weight is not None else self.weight
-        return 1.0 if w is None else float(w)
+    def model_weight(self, m: ModelSpec, tensor: str | None = None) -> float:
+        w = resolve(m.weight, tensor, f"models: {m.path}: weight")
+        if w is None:
+            w = resolve(self.weight, tensor, "parameters: weight")
+        return 1.0 if w is None else w
 
-    def model_drop_rate(self, m: ModelSpec) -> float:
-        p = m.drop_rate if m.drop_rate is not None else self.drop_rate
-        return 0.0 if p is None else float(p)
+    def _sparsity(self, m: ModelSpec, tensor: str | None) -> tuple[str, float] | None:
+        """('density' | 'drop_rate', value as written): the model's own setting first, then the global one."""
+        for owner, label in ((m, f"models: {m.path}"), (self, "parameters")):
+            for key in ("density", "drop_rate"):
+                v = resolve(getattr(owner, key), tensor, f"{label}: {key}")
+                if v is not None:
+                    return key, v
+        return None
+
+    def model_density(self, m: ModelSpec, tensor: str | None = None) -> float:
+        """Keep fraction exactly as written (1 - drop_rate when the recipe gives a drop_rate)."""
+        s = self._sparsity(m, tensor)
+        if s is None:
+            return 1.0
+        return s[1] if s[0] == "density" else 1.0 - s[1]
+
+    def model_drop_rate(self, m: ModelSpec, tensor: str | None = None) -> float:
+        """Drop probability exactly as written (1 - density when the recipe gives a density)."""
+        s = self._sparsity(m, tensor)
+        if s is None:
+            return 0.0
+        return s[1] if s[0] == "drop_rate" else 1.0 - s[1]
+
+    @property
+    def output_dtype(self) -> str | None:
+        return self.out_dtype or self.dtype
 
     @property
     def method(self):
@@ -101,7 +192,7 @@ class MergeConfig:
             else:
                 slots.append(j)
                 j += 1
-        weights = {self.model_weight(m) for m in self.models}
+        weights = {self.model_weight(m, None) for m in self.models}
         if len(weights) != 1:
             raise MergeError(f"rng mergelm averages its slots equally; got different weights {sorted(weights)}")
         w = weights.pop()
@@ -138,14 +229,10 @@ def _check_keys(d: dict, valid: set[str], where: str) -> None:
         raise MergeError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
 
 
-def _drop_rate_of(params: dict, where: str) -> float | None:
+def _sparsity_of(params: dict, where: str) -> dict:
     if "density" in params and "drop_rate" in params:
         raise MergeError(f"{where}: give density or drop_rate, not both")
-    if "drop_rate" in params:
-        return float(params["drop_rate"])
-    if "density" in params:
-        return 1.0 - float(params["density"])
-    return None
+    return {k: parse_setting(params.get(k), f"{where}.{k}") for k in ("density", "drop_rate")}
 
 
 def from_dict(raw: dict, source: str = "config") -> MergeConfig:
@@ -166,8 +253,12 @@ def from_dict(raw: dict, source: str = "config") -> MergeConfig:
         _check_keys(entry, MODEL_KEYS, where)
         mp = entry.get("parameters") or {}
         _check_keys(mp, MODEL_PARAMS, f"{where}.parameters")
-        models.append(ModelSpec(str(entry["model"]), mp.get("weight"), _drop_rate_of(mp, f"{where}.parameters")))
-    dtype = raw.get("dtype", raw.get("out_dtype"))
+        models.append(ModelSpec(str(entry["model"]), parse_setting(mp.get("weight"), f"{where}.parameters.weight"),
+                                **_sparsity_of(mp, f"{where}.parameters")))
+    dtype, out_dtype = raw.get("dtype"), raw.get("out_dtype")
+    for key in ("rescale", "normalize"):
+        if params.get(key) is not None and not isinstance(params[key], bool):
+            raise MergeError(f"{source}: parameters.{key}: expected true or false, got {params[key]!r}")
     cfg = MergeConfig(
         merge_method=str(raw.get("merge_method", "")),
         base_model=None if raw.get("base_model") is None else str(raw["base_model"]),
@@ -176,8 +267,9 @@ def from_dict(raw: dict, source: str = "config") -> MergeConfig:
         rng=str(raw.get("rng", "native")),
         seed=int(raw.get("seed", 0)),
         dtype=None if dtype is None else canonical(str(dtype), f"{source}: dtype"),
-        weight=params.get("weight"),
-        drop_rate=_drop_rate_of(params, f"{source}: parameters"),
+        out_dtype=None if out_dtype is None else canonical(str(out_dtype), f"{source}: out_dtype"),
+        weight=parse_setting(params.get("weight"), f"{source}: parameters.weight"),
+        **_sparsity_of(params, f"{source}: parameters"),
         rescale=params.get("rescale"),
         normalize=params.get("normalize"),
         lambda_=float(params.get("lambda", 1.0)),
@@ -226,16 +318,21 @@ def validate(cfg: MergeConfig, where: str = "config") -> MergeConfig:
         raise MergeError(f"{where}: threads must be >= 1")
     if not 0 <= cfg.seed < 2**32:
         raise MergeError(f"{where}: seed must be in [0, 2**32)")
-    for m in cfg.models:
-        p = cfg.model_drop_rate(m)
-        if not 0.0 <= p <= 1.0:
-            raise MergeError(f"{where}: model {m.path}: drop_rate {p} outside [0, 1] (density = 1 - drop_rate)")
-        if p > 0 and cfg.method.sparsify is None:
-            raise MergeError(f"{where}: {cfg.merge_method} takes no density/drop_rate (model {m.path})")
+    for owner, label in [(m, f"model {m.path}") for m in cfg.models] + [(cfg, "parameters")]:
+        for key in ("density", "drop_rate"):
+            for v in setting_leaves(getattr(owner, key)):
+                if not 0.0 <= v <= 1.0:
+                    raise MergeError(f"{where}: {label}: {key} {v} outside [0, 1] (density = 1 - drop_rate)")
+                if cfg.method.sparsify is None and v != (1.0 if key == "density" else 0.0):
+                    raise MergeError(f"{where}: {cfg.merge_method} takes no density/drop_rate ({label})")
+    cfg.method.validate(cfg, where)
     if cfg.rng == "mergelm":
-        if cfg.merge_method != "dare_linear":
+        if not cfg.method.mergelm:
             raise MergeError(f"{where}: rng mergelm replays MergeLM's mask_merging + average_merging, i.e. "
                              f"dare_linear; {cfg.merge_method} has no MergeLM counterpart (use rng native)")
+        if any(isinstance(x, tuple) for m in cfg.models for x in (m.weight, m.density, m.drop_rate)) or any(
+                isinstance(x, tuple) for x in (cfg.weight, cfg.density, cfg.drop_rate)):
+            raise MergeError(f"{where}: rng mergelm takes one weight and drop_rate per model, not per-tensor lists")
         if cfg.lambda_ != 1.0 or cfg.effective_normalize:
             raise MergeError(f"{where}: rng mergelm averages the slots itself; lambda and normalize do not apply")
         if cfg.vocab_policy != "error":

@@ -1,5 +1,9 @@
 """Run a plan: stream every tensor chunk by chunk through the merge method into the pre-laid-out shards.
 
+The executor only schedules: it reads chunks, forms negated deltas, checks for NaN/Inf, hands each chunk to the
+method (`merge.methods`: prepare once per run, then trim and combine per chunk), narrows and writes the result,
+and gathers statistics. It knows no method by name.
+
 The chunk list (tensor, rows r0..r1) is in module order; each worker thread takes one contiguous segment of it,
 so it reads sequentially, and in mergelm mode walks its own stretch of MergeLM's draw stream (entered by
 jump-ahead). A helper thread per worker reads the next chunk while the current one is computed; results go
@@ -18,13 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from . import methods, rng
+from . import rng
 from .dtypes import STORAGE, from_f32, itemsize
 from .errors import MergeError
+from .methods import ChunkContext
 from .plan import Plan, TensorPlan
+from .rows import pad_rows, read_model_rows
 from .safetensors_io import ShardWriter, io_buffer
 from .sources import HFSource
-from .torch_sum import TorchColumnSum
 
 
 @dataclass(frozen=True)
@@ -71,94 +76,6 @@ def split_segments(plan: Plan, chunks: list[Chunk], n: int) -> list[list[Chunk]]
     return [s for s in segments if s]
 
 
-def pad_rows(plan: Plan) -> dict[tuple[int, str], np.ndarray]:
-    """MergeLM's [PAD] row for each model (-1 = base) and vocab tensor: torch's fp32 mean of the rows."""
-    result = {}
-    sources = [(-1, plan.base)] + list(enumerate(plan.finetuned))
-    for t in plan.tensors:
-        if not t.pad_row:
-            continue
-        for idx, src in sources:
-            rows_in = t.base_rows
-            acc = TorchColumnSum(rows_in, t.row_len)
-            step = max(1, (1 << 20) // t.row_len)
-            buf = np.empty(step * t.row_len, np.float32)
-            raw = io_buffer(step * t.row_len * 4)
-            for r0 in range(0, rows_in, step):
-                r1 = min(rows_in, r0 + step)
-                acc.add_rows(src.read_rows(t.name, r0, r1, buf, raw))
-            result[(idx, t.name)] = acc.mean()
-    return result
-
-
-def magnitude_thresholds(plan: Plan, pool: ThreadPoolExecutor, chunk_elements: int) -> dict[tuple[int, str], int]:
-    """TIES trim: for each (model, tensor) the fp32 bit pattern of the k-th largest |delta|, k = int(density*n),
-    found exactly in two streamed histogram passes (high then low 16 bits), so no tensor is ever held whole."""
-    cfg = plan.cfg
-    jobs = []
-    for j, m in enumerate(cfg.finetuned()):
-        p = cfg.model_drop_rate(m)
-        if p <= 0:
-            continue
-        for t in plan.tensors:
-            if t.merged:
-                jobs.append((j, t, p))
-
-    def one(job):
-        j, t, p = job
-        k = int((1.0 - p) * t.numel)
-        if k <= 0:
-            return (j, t.name), 0x7F800001  # above every finite magnitude: drop all
-        step = max(1, chunk_elements // t.row_len)
-        n = step * t.row_len
-        b, f = np.empty(n, np.float32), np.empty(n, np.float32)
-        raw = io_buffer(n * 4)
-
-        def mags():
-            for r0 in range(0, t.rows, step):
-                r1 = min(t.rows, r0 + step)
-                bb = _read_model_rows(plan, None, t, r0, r1, b, raw, {})
-                ff = _read_model_rows(plan, j, t, r0, r1, f, raw, {})
-                np.subtract(bb, ff, out=ff)
-                yield ff.view(np.uint32) & np.uint32(0x7FFFFFFF)
-
-        hist = np.zeros(1 << 15, np.int64)
-        for bits in mags():
-            hist += np.bincount(bits >> 16, minlength=1 << 15)
-        above = np.cumsum(hist[::-1])
-        hi_rank = int(np.searchsorted(above, k))  # first (from the top) bin reaching k
-        hi = (1 << 15) - 1 - hi_rank
-        need = k - (int(above[hi_rank - 1]) if hi_rank > 0 else 0)
-        low = np.zeros(1 << 16, np.int64)
-        for bits in mags():
-            sel = bits[(bits >> 16) == hi]
-            low += np.bincount(sel & 0xFFFF, minlength=1 << 16)
-        lo = (1 << 16) - 1 - int(np.searchsorted(np.cumsum(low[::-1]), need))
-        return (j, t.name), (hi << 16) | lo
-
-    return dict(pool.map(one, jobs))
-
-
-def _read_model_rows(plan: Plan, j: int | None, t: TensorPlan, r0: int, r1: int, out: np.ndarray,
-                     raw: np.ndarray, pads: dict) -> np.ndarray:
-    """Rows [r0, r1) of tensor t of the base (j None) or fine-tuned model j as fp32, in output layout: the
-    [PAD] row is synthesised, and rows a model lacks (vocab policy "base") come from the base."""
-    src = plan.base if j is None else plan.finetuned[j]
-    have = t.base_rows if j is None else min(t.model_rows[j], t.base_rows)
-    n = (r1 - r0) * t.row_len
-    view = out[:n]
-    real = min(r1, have)
-    if real > r0:
-        src.read_rows(t.name, r0, real, view[: (real - r0) * t.row_len], raw)
-    for r in range(max(r0, have), r1):
-        dst = view[(r - r0) * t.row_len : (r - r0 + 1) * t.row_len]
-        if t.pad_row and r == t.base_rows:
-            dst[:] = pads[(-1 if j is None else j, t.name)]
-        else:
-            plan.base.read_rows(t.name, r, r + 1, dst, raw)
-    return view
-
-
 class _Worker:
     """One segment of the chunk list, with its buffers, its draw streams and its prefetching reader."""
 
@@ -183,11 +100,11 @@ class _Worker:
         plan = self.run.plan
         t = plan.tensors[chunk.tensor]
         arrays, raw = self.sets[which]
-        base = _read_model_rows(plan, None, t, chunk.r0, chunk.r1, arrays[0], raw, self.run.pads)
+        base = read_model_rows(plan, None, t, chunk.r0, chunk.r1, arrays[0], raw, self.run.pads)
         fts = []
         if t.merged:
             for j in range(len(plan.finetuned)):
-                fts.append(_read_model_rows(plan, j, t, chunk.r0, chunk.r1, arrays[j + 1], raw, self.run.pads))
+                fts.append(read_model_rows(plan, j, t, chunk.r0, chunk.r1, arrays[j + 1], raw, self.run.pads))
         return base, fts
 
     def draws(self, j: int, t: TensorPlan, chunk: Chunk, n: int) -> np.ndarray:
@@ -221,7 +138,7 @@ class _Worker:
 
     def process(self, chunk: Chunk, base: np.ndarray, fts: list[np.ndarray]) -> None:
         run, plan = self.run, self.run.plan
-        cfg = plan.cfg
+        method = plan.cfg.method
         t = plan.tensors[chunk.tensor]
         n = base.size
         out = self.out[:n]
@@ -232,10 +149,9 @@ class _Worker:
                 self._check_finite(t, chunk, [base], labels[:1])
             np.copyto(out, base)
         else:
-            models_in = plan.cfg.finetuned()
             k = len(fts)
             stats = ChunkStats([0] * k, [0.0] * k, [0.0] * k)
-            if cfg.method.delta:
+            if method.uses_deltas:
                 for j, f in enumerate(fts):
                     np.subtract(base, f, out=f)  # negated delta
                     sq = float(np.dot(f, f))
@@ -251,27 +167,14 @@ class _Worker:
                         self._check_finite(t, chunk, [base, f], [labels[0], labels[j + 1]])
                     stats.delta_sq[j] = stats.applied_sq[j] = sq
                     stats.kept[j] = n
-            if cfg.method.sparsify == "random":
-                for j, f in enumerate(fts):
-                    p = cfg.model_drop_rate(models_in[j])
-                    mask = rng.keep_mask(self.draws(j, t, chunk, n), rng.drop_threshold(p))
-                    methods.apply_mask(f, mask)
-                    stats.kept[j] = int(np.count_nonzero(mask))
-            elif cfg.method.sparsify == "magnitude":
-                for j, f in enumerate(fts):
-                    thr = run.thresholds.get((j, t.name))
-                    if thr is None:
-                        stats.kept[j] = n
-                        continue
-                    mask = methods.magnitude_mask(f, thr, self.mask[:n])
-                    methods.apply_mask(f, mask)
-                    stats.kept[j] = int(np.count_nonzero(mask))
-            elif cfg.method.delta:
-                stats.kept = [n] * k
-            if cfg.method.delta:
+            ctx = ChunkContext(plan, t, chunk.r0 * t.row_len, base, fts, run.prepared,
+                               lambda j, count: self.draws(j, t, chunk, count), self.scratch[:n],
+                               self.divisor[:n], self.mask[:n])
+            stats.kept = method.trim(ctx)
+            if method.uses_deltas:
                 for j, f in enumerate(fts):
                     stats.applied_sq[j] = float(np.dot(f, f))
-            self.combine(t, base, fts, out)
+            method.combine(ctx, out)
         # narrow and write
         dt = STORAGE[t.out_dtype]
         offset = chunk.r0 * t.row_len * dt.itemsize
@@ -280,45 +183,6 @@ class _Worker:
         from_f32(out, t.out_dtype, narrow, self.bits[:n])
         run.writer.write(t.name, offset, narrow)
         run.record(chunk, t, n, stats)
-
-    def combine(self, t: TensorPlan, base: np.ndarray, fts: list[np.ndarray], out: np.ndarray) -> None:
-        cfg = self.run.plan.cfg
-        n = base.size
-        models_in = cfg.finetuned()
-        weights = [cfg.model_weight(m) for m in models_in]
-        name = cfg.merge_method
-        if cfg.rng == "mergelm":  # dare_linear, MergeLM's operation order
-            for j, f in enumerate(fts):
-                p = cfg.model_drop_rate(models_in[j])
-                if cfg.effective_rescale and p != 1.0:
-                    np.divide(f, np.float32(1.0 - p), out=f)
-            methods.mergelm_average(base, self.run.plan.slots, fts, out)
-        elif name == "linear":
-            all_models, all_w = [], []
-            for m in cfg.models:
-                if cfg.is_base(m):
-                    all_models.append(base)
-                else:
-                    all_models.append(fts[models_in.index(m)])
-                all_w.append(cfg.model_weight(m))
-            methods.linear(all_models, all_w, cfg.effective_normalize, out, self.scratch[:n])
-        elif name in ("task_arithmetic", "dare_linear"):
-            total = sum(weights) if cfg.effective_normalize else 1.0
-            coeffs = []
-            for j, m in enumerate(models_in):
-                p = cfg.model_drop_rate(m)
-                scale = 1.0 / (1.0 - p) if (name == "dare_linear" and cfg.effective_rescale and p < 1.0) else 1.0
-                coeffs.append(np.float32(cfg.lambda_ * weights[j] * scale / (total if abs(total) >= 1e-8 else 1.0)))
-            methods.scaled_delta_sum(base, fts, coeffs, out, self.scratch[:n])
-        else:  # ties, dare_ties
-            if name == "dare_ties" and cfg.effective_rescale:
-                for j, m in enumerate(models_in):
-                    p = cfg.model_drop_rate(m)
-                    if 0.0 < p < 1.0:
-                        np.multiply(fts[j], np.float32(1.0 / (1.0 - p)), out=fts[j])
-            methods.ties_combine(base, fts, weights, cfg.effective_normalize, cfg.lambda_, out,
-                                 self.scratch[:n], self.divisor[:n], self.mask[:n])
-
 
 class Run:
     """Shared state of one execution: plan, writer, pad rows, thresholds, progress and statistics."""
@@ -333,7 +197,7 @@ class Run:
         self.lock = threading.Lock()
         self.chunk_stats: dict[int, tuple[int, int, ChunkStats | None]] = {}
         self.pads = pad_rows(plan) if any(t.pad_row for t in plan.tensors) else {}
-        self.thresholds: dict = {}
+        self.prepared: dict = {}
         self.bar = tqdm(total=plan.in_bytes, unit="B", unit_scale=True, unit_divisor=1000, desc="merge",
                         disable=not progress, smoothing=0.1)
         self._in_bytes = {
@@ -351,8 +215,7 @@ class Run:
         chunks = make_chunks(self.plan, self.chunk_elements)
         segments = split_segments(self.plan, chunks, self.threads)
         with ThreadPoolExecutor(self.threads) as pool:
-            if self.plan.cfg.method.sparsify == "magnitude":
-                self.thresholds = magnitude_thresholds(self.plan, pool, self.chunk_elements)
+            self.prepared = self.plan.cfg.method.prepare(self.plan, pool, self.chunk_elements)
             workers = [_Worker(self, seg) for seg in segments]
             futures = [pool.submit(w.run_segment) for w in workers]
             error = None

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import MergeConfig
+from .config import MergeConfig, describe_setting
 from .dtypes import TORCH_NAMES, itemsize
 from .errors import MergeError
 from .sources import HFSource, open_source, row_length, rows
@@ -67,6 +67,11 @@ class TensorPlan:
     model_rows: list[int]  # rows each fine-tuned model has (vocab policy "base" may differ)
     pad_row: bool = False
     stream_offset: int = 0  # mergelm: index of this tensor's first element in one slot's draw stream
+    # The recipe's parameters resolved for this tensor (mergekit filter lists): per fine-tuned model ...
+    weights: list[float] = field(default_factory=list)
+    densities: list[float] = field(default_factory=list)  # as written (1 - drop_rate if given that way)
+    drop_rates: list[float] = field(default_factory=list)  # as written (1 - density if given that way)
+    all_weights: list[float] = field(default_factory=list)  # ... and per `models` entry, base included
 
     @property
     def numel(self) -> int:
@@ -124,8 +129,9 @@ class Plan:
         lines = [
             f"method {self.cfg.merge_method}, rng {self.cfg.rng}, seed {self.cfg.seed}",
             f"base      {self.base.path}",
-            *[f"model {j}   {src.path} ({src.kind}, weight {self.cfg.model_weight(m)}, "
-              f"drop_rate {self.cfg.model_drop_rate(m)})"
+            *[f"model {j}   {src.path} ({src.kind}, weight {_setting(m.weight, self.cfg.weight, 1.0)}, "
+              + (f"density {_setting(m.density, self.cfg.density, None)}" if _is_density(m, self.cfg)
+                 else f"drop_rate {_setting(m.drop_rate, self.cfg.drop_rate, 0.0)}") + ")"
               for j, (src, m) in enumerate(zip(self.finetuned, self.cfg.finetuned()))],
             f"tensors   {len(self.tensors)} ({len(merged)} merged, {len(self.tensors) - len(merged)} copied from base)",
             f"elements  {sum(t.numel for t in self.tensors):,}",
@@ -138,6 +144,18 @@ class Plan:
             lines.append(f"mergelm   slots {desc}, {self.stream_total:,} draws per slot")
         lines += [f"note      {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _setting(own, glob, default):
+    """A model's parameter for the plan's text: a number, or the per-tensor list (then the global fallback)."""
+    own, glob = describe_setting(own), describe_setting(glob)
+    if own is None:
+        return default if glob is None else glob
+    return own if glob is None or not isinstance(own, list) else f"{own} else {glob}"
+
+
+def _is_density(m, cfg) -> bool:
+    return m.density is not None or (m.drop_rate is None and cfg.density is not None)
 
 
 def _compare_configs(base: HFSource, other, label: str) -> None:
@@ -210,8 +228,12 @@ def build_plan(cfg: MergeConfig, check_disk: Path | None = None) -> Plan:
                              "so MergeLM's draw order is unknown (exclude it or use rng native)")
         pad = cfg.add_pad_token and name in VOCAB_TENSORS
         shape = (bshape[0] + 1, *bshape[1:]) if pad else bshape
-        t = TensorPlan(name, shape, cfg.dtype or bdtype, merged, bshape[0] if bshape else 1,
-                       [src.tensors[name][1][0] if bshape else 1 for src in finetuned], pad)
+        t = TensorPlan(name, shape, cfg.output_dtype or bdtype, merged, bshape[0] if bshape else 1,
+                       [src.tensors[name][1][0] if bshape else 1 for src in finetuned], pad,
+                       weights=[cfg.model_weight(m, name) for m in cfg.finetuned()],
+                       densities=[cfg.model_density(m, name) for m in cfg.finetuned()],
+                       drop_rates=[cfg.model_drop_rate(m, name) for m in cfg.finetuned()],
+                       all_weights=[cfg.model_weight(m, name) for m in cfg.models])
         if merged:
             t.stream_offset = offset
             offset += t.numel

@@ -1,4 +1,4 @@
-"""Merge methods as pure per-chunk NumPy functions over float32 arrays.
+"""The arithmetic of the merge methods: pure per-chunk NumPy functions over float32 arrays.
 
 Every function takes flat float32 chunks (same element range of the same tensor in each model) and writes the
 merged float32 chunk into `out`. Deltas travel negated (nd = base - model): base - c*nd equals base + c*(model -
@@ -12,28 +12,7 @@ Semantics follow mergekit (names, defaults, TIES sign election, normalisation) w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-
-
-@dataclass(frozen=True)
-class MethodInfo:
-    name: str
-    delta: bool  # works on deltas to the base (everything but linear)
-    sparsify: str | None  # None, "random" (DARE) or "magnitude" (TIES)
-    consensus: bool  # TIES sign election
-    default_normalize: bool
-    default_rescale: bool
-
-
-METHODS: dict[str, MethodInfo] = {
-    "linear": MethodInfo("linear", False, None, False, True, False),
-    "task_arithmetic": MethodInfo("task_arithmetic", True, None, False, False, False),
-    "ties": MethodInfo("ties", True, "magnitude", True, True, False),
-    "dare_linear": MethodInfo("dare_linear", True, "random", False, False, True),
-    "dare_ties": MethodInfo("dare_ties", True, "random", True, False, True),
-}
 
 SIGN = np.uint32(0x80000000)
 ABS = np.uint32(0x7FFFFFFF)

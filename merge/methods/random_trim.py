@@ -1,0 +1,24 @@
+"""DARE's trim: drop each delta with probability p from the chunk's uint32 draws (shared by dare_* methods)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rng
+from .base import ChunkContext
+from .kernels import apply_mask
+
+
+def random_trim(ctx: ChunkContext) -> list[int]:
+    kept = []
+    for j, f in enumerate(ctx.fts):
+        p = ctx.tensor.drop_rates[j]
+        mask = rng.keep_mask(ctx.draws(j, ctx.n), rng.drop_threshold(p))
+        apply_mask(f, mask)
+        kept.append(int(np.count_nonzero(mask)))
+    return kept
+
+
+def dare_scale(p: float) -> float:
+    """DARE's rescale of kept deltas: exactly 1/(1 - p) (the DARE paper and MergeLM)."""
+    return 1.0 / (1.0 - p) if p < 1.0 else 1.0
