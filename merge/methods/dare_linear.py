@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ChunkContext, MergeMethod
-from .kernels import mergelm_average, scaled_delta_sum
-from .random_trim import dare_scale, random_trim
-from .task_arithmetic import delta_coefficients
+from .kernels import mergelm_average, weighted_delta_sum
+from .random_trim import dare_rescale, random_trim
 
 
 class DareLinear(MergeMethod):
@@ -27,5 +26,6 @@ class DareLinear(MergeMethod):
                 if cfg.effective_rescale and p != 1.0:
                     np.divide(f, np.float32(1.0 - p), out=f)  # MergeLM divides by float32(1 - p)
             return mergelm_average(ctx.base, ctx.plan.slots, ctx.fts, out)
-        scales = [dare_scale(p) if cfg.effective_rescale else 1.0 for p in t.drop_rates]
-        return scaled_delta_sum(ctx.base, ctx.fts, delta_coefficients(ctx, scales), out, ctx.scratch)
+        if cfg.effective_rescale:
+            dare_rescale(ctx)
+        return weighted_delta_sum(ctx.base, ctx.fts, t.weights, cfg.effective_normalize, cfg.lambda_, out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ChunkContext, MergeMethod
-from .random_trim import random_trim
+from .random_trim import dare_rescale, random_trim
 from .ties import elect_and_combine
 
 
@@ -19,7 +19,5 @@ class DareTies(MergeMethod):
 
     def combine(self, ctx: ChunkContext, out: np.ndarray) -> np.ndarray:
         if ctx.cfg.effective_rescale:
-            for f, p in zip(ctx.fts, ctx.tensor.drop_rates, strict=True):
-                if 0.0 < p < 1.0:
-                    np.multiply(f, np.float32(1.0 / (1.0 - p)), out=f)
+            dare_rescale(ctx)
         return elect_and_combine(ctx, out)

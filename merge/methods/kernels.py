@@ -47,13 +47,25 @@ def linear(models: list[np.ndarray], weights: list[float], normalize: bool, out:
     return out
 
 
-def scaled_delta_sum(base: np.ndarray, nds: list[np.ndarray], coeffs: list[np.float32], out: np.ndarray,
-                     scratch: np.ndarray) -> np.ndarray:
-    """base - sum_j c_j * nd_j = base + sum_j c_j * (model_j - base): task arithmetic and DARE-linear."""
-    np.multiply(nds[0], coeffs[0], out=out)
-    for nd, c in zip(nds[1:], coeffs[1:]):
-        np.multiply(nd, c, out=scratch)
-        np.add(out, scratch, out=out)
+def weighted_delta_sum(base: np.ndarray, nds: list[np.ndarray], weights: list[float], normalize: bool,
+                       lam: float, out: np.ndarray) -> np.ndarray:
+    """base + lam * (sum_j w_j * delta_j) [/ sum_j w_j]: mergekit's generalized task arithmetic without
+    consensus, in its operation order (weights, sum in model order, divide, lambda) so fp32 results match it
+    bit for bit. `nds` hold negated deltas and are overwritten with negated weighted ones."""
+    w32 = [np.float32(w) for w in weights]
+    for nd, w in zip(nds, w32, strict=True):
+        np.multiply(nd, w, out=nd)
+    np.copyto(out, nds[0])
+    for nd in nds[1:]:
+        np.add(out, nd, out=out)
+    if normalize:
+        total = w32[0]
+        for w in w32[1:]:
+            total = np.float32(total + w)
+        if abs(float(total)) >= 1e-8:
+            np.divide(out, total, out=out)
+    if lam != 1:
+        np.multiply(out, np.float32(lam), out=out)
     np.subtract(base, out, out=out)
     return out
 

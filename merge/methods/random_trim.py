@@ -19,6 +19,9 @@ def random_trim(ctx: ChunkContext) -> list[int]:
     return kept
 
 
-def dare_scale(p: float) -> float:
-    """DARE's rescale of kept deltas: exactly 1/(1 - p) (the DARE paper and MergeLM)."""
-    return 1.0 / (1.0 - p) if p < 1.0 else 1.0
+def dare_rescale(ctx: ChunkContext) -> None:
+    """DARE's rescale of the kept deltas, in place: times float32(1/(1 - p)) (the DARE paper; mergekit 0.1.5
+    instead matches each tensor's L1 norm)."""
+    for f, p in zip(ctx.fts, ctx.tensor.drop_rates, strict=True):
+        if 0.0 < p < 1.0:
+            np.multiply(f, np.float32(1.0 / (1.0 - p)), out=f)

@@ -79,8 +79,8 @@ def test_linear_task_arithmetic_ties_match_numpy(models, tmp_path):
                                         {"model": str(f2), "parameters": {"weight": 0.9}}], "task_arithmetic",
                  parameters={"lambda": 0.8})
     got = load_tensors(out)
-    for k in B:  # coefficients lambda * w_j in float32, deltas summed in model order
-        exp = B[k] + (f32(0.8 * 0.6) * (F1[k] - B[k]) + f32(0.8 * 0.9) * (F2[k] - B[k]))
+    for k in B:  # mergekit's order: w_j * delta_j in float32, summed in model order, then times lambda
+        exp = B[k] + (f32(0.6) * (F1[k] - B[k]) + f32(0.9) * (F2[k] - B[k])) * f32(0.8)
         assert np.array_equal(got[k], exp), k
 
     out = _merge(tmp_path, "ties", base, [{"model": str(f1), "parameters": {"weight": 0.6, "density": 0.4}},
