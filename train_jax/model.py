@@ -20,8 +20,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from train_jax.attention import AttentionMask, folded_segment_ids, fused_attention
 from train_jax.config import ModelConfig
 from train_jax.sharding import constrain
+
+# Logical axes of the activations (their own names, so the rules can shard them apart from the parameters).
+ACT_EMBED = ("activation_batch", "activation_length", "activation_embed")
+ACT_MLP = ("activation_batch", "activation_length", "activation_mlp")
+ACT_VOCAB = ("activation_batch", "activation_length", "activation_vocab")
+ACT_Q = ("activation_batch", "activation_length", "activation_heads", "activation_head_dim")
+ACT_KV = ("activation_batch", "activation_length", "activation_kv_heads", "activation_head_dim")
 
 # Named rematerialisation policies (gradient checkpointing), chosen by config.
 REMAT_POLICIES: dict[str, Any] = {
@@ -132,21 +140,6 @@ def reference_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Arra
     return out.reshape(b, kv, g, t, d).transpose(0, 3, 1, 2, 4).reshape(b, t, n, d)
 
 
-def fused_attention(
-    q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, sliding_window: int | None
-) -> jax.Array:
-    """`jax.nn.dot_product_attention`: cuDNN flash attention on GPU, XLA elsewhere.
-
-    The causal structure and the window go in as `is_causal`/`local_window_size` (so cuDNN can skip masked
-    blocks); segments and padding go in as the boolean mask.
-    """
-    impl = "cudnn" if jax.default_backend() == "gpu" and q.dtype in (jnp.bfloat16, jnp.float16) else None
-    window = None if sliding_window is None else (sliding_window - 1, 0)
-    return jax.nn.dot_product_attention(
-        q, k, v, mask=mask, is_causal=True, local_window_size=window, implementation=impl
-    )
-
-
 class Attention(nnx.Module):
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
         e, n, kv, d = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
@@ -162,10 +155,10 @@ class Attention(nnx.Module):
         q = self.q_proj(x).reshape(b, t, cfg.num_attention_heads, cfg.head_dim)
         k = self.k_proj(x).reshape(b, t, cfg.num_key_value_heads, cfg.head_dim)
         v = self.v_proj(x).reshape(b, t, cfg.num_key_value_heads, cfg.head_dim)
-        q = constrain(apply_rope(q, cos, sin), ("batch", "length", "heads", "head_dim"))
-        k = constrain(apply_rope(k, cos, sin), ("batch", "length", "kv_heads", "head_dim"))
-        v = constrain(v, ("batch", "length", "kv_heads", "head_dim"))
-        new_cache = None
+        q = constrain(apply_rope(q, cos, sin), ACT_Q)
+        k = constrain(apply_rope(k, cos, sin), ACT_KV)
+        v = constrain(v, ACT_KV)
+        new_cache, index = None, None
         if cache is not None:  # decode: write this step's keys/values, attend over the whole cache
             k_cache, v_cache, index = cache
             k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), index, axis=1)
@@ -173,9 +166,13 @@ class Attention(nnx.Module):
             new_cache = (k, v)
         if cfg.attention == "fused" and fused_ok and cache is None:
             out = fused_attention(q, k, v, mask, cfg.sliding_window)
+        elif cfg.attention == "fused" and fused_ok and isinstance(index, int) and index == 0 and t > 1:
+            # prefill from an empty cache: the chunk attends only to itself, so the kernel sees fresh keys
+            fresh = mask._replace(dense=mask.dense[..., :t])
+            out = fused_attention(q, k[:, :t], v[:, :t], fresh, cfg.sliding_window)
         else:
-            out = reference_attention(q, k, v, mask)
-        out = constrain(out, ("batch", "length", "heads", "head_dim"))
+            out = reference_attention(q, k, v, mask.dense)
+        out = constrain(out, ACT_Q)
         return self.o_proj(out.reshape(b, t, cfg.num_attention_heads * cfg.head_dim)), new_cache
 
 
@@ -190,7 +187,7 @@ class MLP(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = jax.nn.silu(self.gate_proj(x)) * self.up_proj(x)
-        return self.down_proj(constrain(h, ("batch", "length", "mlp")))
+        return self.down_proj(constrain(h, ACT_MLP))
 
 
 class DecoderLayer(nnx.Module):
@@ -202,8 +199,8 @@ class DecoderLayer(nnx.Module):
 
     def __call__(self, x, cos, sin, mask, cache=None):
         h, new_cache = self.self_attn(self.input_layernorm(x), cos, sin, mask, cache=cache)
-        x = constrain(x + h, ("batch", "length", "embed"))
-        x = constrain(x + self.mlp(self.post_attention_layernorm(x)), ("batch", "length", "embed"))
+        x = constrain(x + h, ACT_EMBED)
+        x = constrain(x + self.mlp(self.post_attention_layernorm(x)), ACT_EMBED)
         return x, new_cache
 
 
@@ -243,9 +240,10 @@ class Mistral(nnx.Module):
         pos = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t)) if positions is None else jnp.asarray(positions)
         seg = jnp.zeros((b, t), jnp.int32) if segment_ids is None else jnp.asarray(segment_ids)
         valid = jnp.ones((b, t), bool) if attention_mask is None else jnp.asarray(attention_mask).astype(bool)
-        mask = attention_mask_from(pos, pos, seg, seg, valid, self.config.sliding_window)
+        dense = attention_mask_from(pos, pos, seg, seg, valid, self.config.sliding_window)
+        mask = AttentionMask(dense, folded_segment_ids(seg, valid))
         cos, sin = rope_tables(pos, self.config.head_dim, self.config.rope_theta)
-        x = constrain(self.embed_tokens(ids), ("batch", "length", "embed"))
+        x = constrain(self.embed_tokens(ids), ACT_EMBED)
         policy = self.config.remat
         if self.config.scan_layers and len(self.layers) > 1:
             x = _scan_layers(list(self.layers), x, cos, sin, mask, policy, to_jnp_dtype(self.config.dtype))
@@ -263,7 +261,7 @@ class Mistral(nnx.Module):
         else:
             w = self.lm_head.kernel[...].astype(x.dtype)
             logits = token_matmul(x, w, out_dtype=jnp.float32)
-        return constrain(logits, ("batch", "length", "vocab"))
+        return constrain(logits, ACT_VOCAB)
 
     def __call__(self, input_ids, positions=None, segment_ids=None, attention_mask=None) -> jax.Array:
         return self.logits_from_hidden(self.hidden_states(input_ids, positions, segment_ids, attention_mask))
@@ -279,7 +277,9 @@ class Mistral(nnx.Module):
         b, t = ids.shape
         seg_q = jnp.zeros((b, t), jnp.int32)
         seg_k = jnp.zeros(key_positions.shape, jnp.int32)
-        mask = attention_mask_from(positions, key_positions, seg_q, seg_k, key_valid, self.config.sliding_window)
+        dense = attention_mask_from(positions, key_positions, seg_q, seg_k, key_valid, self.config.sliding_window)
+        # segment ids of the chunk's own slots (a prefill written at slot 0): the prompt's left padding is 0
+        mask = AttentionMask(dense, folded_segment_ids(seg_q, key_valid[:, :t]))
         cos, sin = rope_tables(positions, self.config.head_dim, self.config.rope_theta)
         x = self.embed_tokens(ids)
         new_cache = []

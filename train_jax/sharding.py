@@ -17,7 +17,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES = ("data", "fsdp", "tensor")
 
-# Ordered: the first rule whose mesh axes are all still unused in the spec wins.
+# Ordered: for each logical axis the first of its rules whose mesh axes are all unused in the spec and divide
+# the dim wins; when none fits whole, the first rule keeps the axes that do (e.g. batch over fsdp alone).
+# Activations have their own names (activation_*) so a config can shard them apart from the parameters.
 DEFAULT_RULES: tuple[tuple[str, str | tuple[str, ...] | None], ...] = (
     ("batch", ("data", "fsdp")),
     ("length", None),
@@ -29,7 +31,36 @@ DEFAULT_RULES: tuple[tuple[str, str | tuple[str, ...] | None], ...] = (
     ("mlp", "tensor"),
     ("norm", None),
     ("layers", None),
+    ("activation_batch", ("data", "fsdp")),
+    ("activation_length", None),
+    ("activation_embed", "fsdp"),
+    ("activation_vocab", "tensor"),
+    ("activation_heads", "tensor"),
+    ("activation_kv_heads", "tensor"),
+    ("activation_head_dim", None),
+    ("activation_mlp", "tensor"),
 )
+
+Rules = Sequence[tuple[str, "str | tuple[str, ...] | None"]]
+
+
+def rules_from_config(pairs, where: str = "logical_axis_rules") -> tuple[tuple[str, str | tuple[str, ...] | None], ...]:
+    """MaxText-style `[[logical_name, mesh_axes], ...]` (mesh_axes: null, one axis or a list) → a rules table.
+
+    Raises ValueError naming the offending entry."""
+    if not isinstance(pairs, list | tuple) or not pairs:
+        raise ValueError(f"{where}: expected a non-empty list of [logical_name, mesh_axes] pairs; got {pairs!r}")
+    out = []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, list | tuple) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise ValueError(f"{where}[{i}]: expected [logical_name, mesh_axes]; got {pair!r}")
+        name, target = pair
+        axes = () if target is None else ((target,) if isinstance(target, str) else target)
+        if not isinstance(axes, list | tuple) or any(a not in MESH_AXES for a in axes):
+            raise ValueError(f"{where}[{i}] ({name}): mesh axes {target!r}; expected null or names from {MESH_AXES}")
+        out.append((name, None if target is None else (target if isinstance(target, str) else tuple(target))))
+    return tuple(out)
+
 
 _ACTIVE: contextvars.ContextVar[tuple[Mesh, tuple] | None] = contextvars.ContextVar("mnlu_mesh", default=None)
 
@@ -58,30 +89,54 @@ def logical_to_spec(
     axes: Sequence[str | None], rules: Sequence[tuple[str, str | tuple[str, ...] | None]] = DEFAULT_RULES,
     mesh: Mesh | None = None, shape: Sequence[int] | None = None,
 ) -> PartitionSpec:
-    """PartitionSpec for logical axes; a mesh axis is used once per spec, and only where it divides the dim."""
-    table = {}
+    """PartitionSpec for logical axes; a mesh axis is used once per spec, and only where it divides the dim.
+
+    Each name may have several rules: the first whose mesh axes are all usable (unused, dividing the dim; axes of
+    size 1 are skipped) wins; if none is, the first rule keeps the axes of it that are usable."""
+    table: dict[str, list[tuple[str, ...]]] = {}
     for name, target in rules:
-        table.setdefault(name, target)
+        table.setdefault(name, []).append(() if target is None else ((target,) if isinstance(target, str) else tuple(target)))
     used: set[str] = set()
     out = []
     for i, ax in enumerate(axes):
-        target = table.get(ax) if ax is not None else None
-        targets = () if target is None else ((target,) if isinstance(target, str) else tuple(target))
-        chosen = []
-        for t in targets:
-            if t in used:
-                continue
-            if mesh is not None:
-                size = mesh.shape[t]
-                if size == 1:
-                    continue
-                running = int(np.prod([mesh.shape[c] for c in chosen])) * size
-                if shape is not None and shape[i] % running:
-                    continue
-            chosen.append(t)
+        chosen: list[str] = []
+        for n, targets in enumerate(table.get(ax, [()]) if ax is not None else [()]):
+            candidate = _usable(targets, used, mesh, None if shape is None else shape[i])
+            if n == 0:
+                chosen = candidate
+            if len(candidate) == len([t for t in targets if mesh is None or mesh.shape[t] != 1]):
+                chosen = candidate
+                break
         used.update(chosen)
         out.append(None if not chosen else (chosen[0] if len(chosen) == 1 else tuple(chosen)))
     return PartitionSpec(*out)
+
+
+def _usable(targets: tuple[str, ...], used: set[str], mesh: Mesh | None, dim: int | None) -> list[str]:
+    """The mesh axes of one rule that can shard this dim, in order."""
+    chosen: list[str] = []
+    for t in targets:
+        if t in used:
+            continue
+        if mesh is not None:
+            size = mesh.shape[t]
+            if size == 1:
+                continue
+            running = int(np.prod([mesh.shape[c] for c in chosen])) * size
+            if dim is not None and dim % running:
+                continue
+        chosen.append(t)
+    return chosen
+
+
+def active_rules() -> tuple[Mesh, tuple] | None:
+    """(mesh, rules) of the enclosing `activation_sharding`, or None."""
+    return _ACTIVE.get()
+
+
+def active_mesh() -> Mesh | None:
+    active = _ACTIVE.get()
+    return None if active is None else active[0]
 
 
 @contextlib.contextmanager

@@ -121,7 +121,9 @@ class TrainConfig:
     mesh: dict[str, int] = field(default_factory=lambda: {"data": 1, "fsdp": -1, "tensor": 1})
     param_dtype: str = "float32"  # master weights and AdamW state
     compute_dtype: str | None = None  # default: bfloat16 when bf16, else float32
-    attention: str = "xla"  # xla | fused (cuDNN flash attention on GPU)
+    attention: str = "xla"  # xla | fused (TPU splash / GPU cuDNN flash attention, from the mesh's platform)
+    # MaxText-style [[logical_name, mesh_axes], ...]; several rules per name are tried in order (default: sharding.py)
+    logical_axis_rules: list | None = None
     remat_policy: str | None = None  # none | full | dots | dots_no_batch; default from gradient_checkpointing
     scan_layers: bool = False
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
@@ -287,6 +289,13 @@ def _validate(cfg: TrainConfig) -> None:
     for axis, size in cfg.mesh.items():
         if isinstance(size, bool) or not isinstance(size, int) or (size < 1 and size != -1):
             raise TrainConfigError(f"{where}: mesh.{axis} is {size!r}; expected a positive integer or -1")
+    if cfg.logical_axis_rules is not None:
+        from train_jax.sharding import rules_from_config
+
+        try:
+            rules_from_config(cfg.logical_axis_rules)
+        except ValueError as e:
+            raise TrainConfigError(f"{where}: {e}") from None
     if list(cfg.mesh.values()).count(-1) > 1:
         raise TrainConfigError(f"{where}: at most one mesh axis may be -1 (the rest of the devices)")
     if cfg.data_build is not None:

@@ -178,7 +178,13 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
     from train_jax.checkpoint import Checkpointer
     from train_jax.loader import Loader
     from train_jax.model import Mistral, abstract_model
-    from train_jax.sharding import DEFAULT_RULES, batch_parallelism, batch_sharding, make_mesh
+    from train_jax.sharding import (
+        DEFAULT_RULES,
+        batch_parallelism,
+        batch_sharding,
+        make_mesh,
+        rules_from_config,
+    )
     from train_jax.train import (
         abstract_state,
         init_state,
@@ -195,7 +201,7 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
         tmp = out / ".train_config.json.tmp"
         tmp.write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
         os.replace(tmp, out / "train_config.json")
-    rules = DEFAULT_RULES
+    rules = DEFAULT_RULES if cfg.logical_axis_rules is None else rules_from_config(cfg.logical_axis_rules)
     mesh = make_mesh(cfg.mesh)
     rows_micro = cfg.per_device_train_batch_size * batch_parallelism(mesh, rules)
     loader = Loader(

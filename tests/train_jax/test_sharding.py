@@ -148,3 +148,57 @@ def test_accumulated_micro_batches_equal_one_large_batch(single_device_run):
         for k in ("loss", "grad_norm", "target_tokens"):
             assert abs(got[k] - want[k]) <= 1e-5 * abs(want[k]), (k, got[k], want[k])
     assert_trees_close(params, ref_params)
+
+
+# ------------------------------------------------------------------ rules from the config, fallback, activations
+
+
+def test_second_rule_for_a_name_is_the_fallback():
+    from jax.sharding import PartitionSpec as P
+
+    from train_jax.sharding import logical_to_spec
+
+    mesh = make_mesh({"data": 1, "fsdp": 4, "tensor": 2})
+    rules = (("embed", "fsdp"), ("embed", "tensor"), ("mlp", "fsdp"))
+    # the first embed rule fits: fsdp
+    assert logical_to_spec(("embed", None), rules, mesh, (8, 3)) == P("fsdp", None)
+    # fsdp does not divide 6: the second rule (tensor) is used instead of nothing
+    assert logical_to_spec(("embed", None), rules, mesh, (6, 3)) == P("tensor", None)
+    # fsdp already taken by mlp: again the second rule
+    assert logical_to_spec(("mlp", "embed"), rules, mesh, (8, 8)) == P("fsdp", "tensor")
+    # only one rule: unchanged behaviour (nothing fits → replicated)
+    assert logical_to_spec(("mlp",), rules, mesh, (6,)) == P(None)
+
+
+def test_activations_have_their_own_names_and_config_rules_reach_the_step():
+    from jax.sharding import PartitionSpec as P
+
+    from train_jax.sharding import DEFAULT_RULES, logical_to_spec, rules_from_config
+
+    mesh = make_mesh({"data": 2, "fsdp": 2, "tensor": 2})
+    names = {n for n, _ in DEFAULT_RULES}
+    assert {"activation_batch", "activation_embed", "activation_heads", "activation_mlp", "activation_vocab"} <= names
+    act = ("activation_batch", "activation_length", "activation_embed")
+    assert logical_to_spec(act, DEFAULT_RULES, mesh, (4, 8, 16)) == P(("data", "fsdp"), None, None)
+    # MaxText style: shard activations' embed over tensor, parameters untouched
+    custom = rules_from_config([["activation_embed", "tensor"], *[[n, t] for n, t in DEFAULT_RULES]])
+    assert logical_to_spec(act, custom, mesh, (4, 8, 16)) == P(("data", "fsdp"), None, "tensor")
+    assert logical_to_spec(("embed", "mlp"), custom, mesh, (16, 32)) == P("fsdp", "tensor")
+
+
+@pytest.mark.parametrize(
+    "bad,msg",
+    [([], "non-empty list"), ([["embed"]], r"\[0\]"), ([["embed", "model"]], r"\[0\] \(embed\): mesh axes")],
+)
+def test_logical_axis_rules_key_is_validated(tmp_path, bad, msg):
+    from train_jax.train_config import TrainConfigError
+
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps({**cfg, "logical_axis_rules": bad, "output_dir": str(tmp_path / "o")}))
+    with pytest.raises(TrainConfigError, match=msg):
+        load_config(path)
+    path.write_text(json.dumps({**cfg, "logical_axis_rules": [["embed", None], ["batch", ["data", "fsdp"]]]}))
+    assert load_config(path).logical_axis_rules == [["embed", None], ["batch", ["data", "fsdp"]]]
