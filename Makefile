@@ -43,3 +43,14 @@ vllm-cpu-check: $(STAMP)
 	$(BIN)/python -m eval.vllm_check prepare --out $(VLLM_CHECK_DIR)
 	PYTHONPATH=$(CURDIR) VLLM_CPU_KVCACHE_SPACE=1 $(VLLM_VENV)/bin/python -m eval.vllm_check vllm --out $(VLLM_CHECK_DIR)
 	$(BIN)/python -m eval.vllm_check compare --out $(VLLM_CHECK_DIR)
+
+# Test-only TPU extra: libtpu (via jax[tpu]) in its own venv so ahead-of-time compiles for abstract TPU
+# topologies can be tested on a CPU host. Never a runtime dependency; tests skip when this venv is absent.
+TPU_VENV ?= .venv-tpu
+TPU_STAMP := $(TPU_VENV)/.installed
+.PHONY: tpu-venv
+$(TPU_STAMP): pyproject.toml constraints.txt
+	@test -x $(TPU_VENV)/bin/python || $(PYTHON) -m venv $(TPU_VENV)
+	$(TPU_VENV)/bin/python -m pip install -q -c constraints.txt "jax[tpu]==0.10.2" -e . pytest pytest-timeout
+	@touch $(TPU_STAMP)
+tpu-venv: $(TPU_STAMP)

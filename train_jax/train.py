@@ -21,6 +21,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 
+from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_token_nll
 from train_jax.model import Mistral
 from train_jax.sharding import (
     DEFAULT_RULES,
@@ -44,23 +45,18 @@ def split_model(model: Mistral) -> tuple[nnx.GraphDef, Any, dict]:
     return graphdef, state, nnx.to_pure_dict(state)
 
 
-def token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
-    """(Σ target-token negative log-likelihood, Σ target weights) of one micro-batch, in float32."""
-    model = nnx.merge(graphdef, params)
-    logits = model(batch["input_ids"], positions=batch["positions"], segment_ids=batch["segment_ids"])
-    logz = jax.nn.logsumexp(logits, axis=-1)
-    picked = jnp.take_along_axis(logits, batch["targets"][..., None], axis=-1)[..., 0]
-    w = batch["weights"].astype(jnp.float32)
-    return jnp.sum((logz - picked) * w), jnp.sum(w)
+def token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
+              block_size: int = DEFAULT_LOSS_BLOCK_SIZE) -> tuple[jax.Array, jax.Array]:
+    """(Σ target-token negative log-likelihood, Σ target weights) of one micro-batch, in float32; the logits are
+    computed `block_size` positions at a time (train_jax.loss), never for the whole micro-batch at once."""
+    nll = per_token_nll(graphdef, params, batch, block_size)
+    return jnp.sum(nll), jnp.sum(batch["weights"].astype(jnp.float32))
 
 
-def per_token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array]) -> jax.Array:
-    """Per-position negative log-likelihood [rows, tokens] (zero where the weight is zero)."""
-    model = nnx.merge(graphdef, params)
-    logits = model(batch["input_ids"], positions=batch["positions"], segment_ids=batch["segment_ids"])
-    logz = jax.nn.logsumexp(logits, axis=-1)
-    picked = jnp.take_along_axis(logits, batch["targets"][..., None], axis=-1)[..., 0]
-    return (logz - picked) * batch["weights"].astype(jnp.float32)
+def per_token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
+                  block_size: int = DEFAULT_LOSS_BLOCK_SIZE) -> jax.Array:
+    """Per-position negative log-likelihood [rows, tokens] (zero where the weight is zero), blockwise."""
+    return model_token_nll(nnx.merge(graphdef, params), batch, block_size)
 
 
 def make_train_step(
@@ -71,9 +67,10 @@ def make_train_step(
     mesh: Mesh | None = None,
     rules=DEFAULT_RULES,
     grad_shardings: Any = None,
+    loss_block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
     """step(state, batch) → (state, metrics); batch arrays are [micro-batches, rows, tokens]."""
-    grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb), has_aux=True)
+    grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size), has_aux=True)
 
     def constrain_grads(g):
         if grad_shardings is None:

@@ -126,6 +126,7 @@ class TrainConfig:
     logical_axis_rules: list | None = None
     remat_policy: str | None = None  # none | full | dots | dots_no_batch; default from gradient_checkpointing
     scan_layers: bool = False
+    loss_block_size: int = 512  # sequence positions per cross-entropy block (train_jax.loss): logits never whole
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
     async_checkpointing: bool = True
     compilation_cache_dir: str | None = None  # persistent XLA cache: a resumed run skips recompiling
@@ -266,7 +267,7 @@ def _validate(cfg: TrainConfig) -> None:
         raise bad("torch_dtype", "expected auto, float32, bfloat16 or float16")
     if cfg.resume not in ("auto", "never"):
         raise bad("resume", "expected 'auto' or 'never'")
-    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps"):
+    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps", "loss_block_size"):
         if getattr(cfg, key) < 1:
             raise bad(key, "expected an integer ≥ 1")
     if cfg.max_seq_length < 8:
