@@ -21,14 +21,18 @@ TRAIN_USAGE = """usage: mnlu train --config FILE [--key value ...]
 Trains with the recipe in FILE; any key can be overridden on the command line (`--learning_rate 1e-5`,
 `--mesh.tensor 2`, `--report_to tensorboard`). Keys: the paper's alignment-handbook keys (model_name_or_path,
 dataset_mixer, learning_rate, ...) and the JAX keys (mesh, param_dtype, attention, remat_policy, scan_layers, ...).
-`mnlu train --keys` lists them all. Exit codes: 0 done, 2 bad config or data, 143 stopped by SIGTERM after saving.
+`mnlu train --keys` lists them all.
+Plan without training: `--compile-only --topology NAME [--num-slices N] [--json FILE]` (NAME: cpu:8, v5p-8,
+v5p-64, v5e-16, v6e-8, v6e-256, ...; TPU names need libtpu: `make tpu-venv`) compiles the real train step for
+that topology and prints per-device memory, fits / does not fit, and FLOPs per step (train_jax.plan). Exit codes: 0 done, 2 bad config or data, 143 stopped by SIGTERM after saving.
 """
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
-    from train_jax.host_memory import keep_freed_memory
+    from train_jax.host_memory import tune_from_env
 
-    keep_freed_memory()  # before jax starts its threads: see train_jax/host_memory.py
+    tune_from_env()  # opt-in (MNLU_HOST_MALLOC=tuned), before jax starts its threads: see train_jax/host_memory.py
+    _simulated_cpu_devices(list(sys.argv[1:] if argv is None else argv))
     from train_jax.data_sources import DataError
     from train_jax.loader import DataStateError
     from train_jax.train_config import HF_ONLY_KEYS, KEYS, TrainConfigError, load_config
@@ -43,9 +47,16 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         return 0
     config = None
     rest: list[str] = []
+    planning: dict[str, str] = {}
     i = 0
     while i < len(args):
-        if args[i] == "--config" and i + 1 < len(args):
+        if args[i] == "--compile-only":
+            planning["compile_only"] = "1"
+            i += 1
+        elif args[i] in ("--topology", "--num-slices", "--json") and i + 1 < len(args):
+            planning[args[i][2:]] = args[i + 1]
+            i += 2
+        elif args[i] == "--config" and i + 1 < len(args):
             config = args[i + 1]
             i += 2
         elif args[i].startswith("--config="):
@@ -54,6 +65,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         else:
             rest.append(args[i])
             i += 1
+    if planning:
+        return _plan_main(config, rest, planning)
     try:
         cfg = load_config(config, rest)
         from train_jax.trainer import run
@@ -63,6 +76,47 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         print(f"mnlu train: {e}", file=sys.stderr)
         return 2
     return result.exit_code
+
+
+def _simulated_cpu_devices(args: list[str]) -> None:
+    """`--topology cpu:N`: ask XLA for N host devices; this must happen before jax is first imported."""
+    import os
+    import re
+
+    for flag, value in zip(args, args[1:]):
+        m = re.fullmatch(r"cpu:(\d+)", value) if flag == "--topology" else None
+        if m and "jax" not in sys.modules:
+            extra = f"--xla_force_host_platform_device_count={m.group(1)}"
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + extra).strip()
+
+
+def _plan_main(config: str | None, rest: list[str], planning: dict[str, str]) -> int:
+    """`--compile-only --topology NAME`: compile the step for NAME's devices and print (and --json) the plan."""
+
+    from train_jax.topology import TopologyError, parse_topology
+    from train_jax.train_config import TrainConfigError, load_config
+
+    if "compile_only" not in planning or "topology" not in planning:
+        print("mnlu train: --topology, --num-slices and --json go with --compile-only --topology NAME",
+              file=sys.stderr)
+        return 2
+    try:
+        topo = parse_topology(planning["topology"], int(planning.get("num-slices", "1")))
+        cfg = load_config(config, rest)
+    except (TopologyError, TrainConfigError, ValueError) as e:
+        print(f"mnlu train: {e}", file=sys.stderr)
+        return 2
+    from train_jax.plan import format_plan, plan, write_json
+
+    try:
+        result = plan(cfg, topo)
+    except (TopologyError, ValueError) as e:
+        print(f"mnlu train: {e}", file=sys.stderr)
+        return 2
+    print(format_plan(result))
+    if planning.get("json"):
+        write_json(result, planning["json"])
+    return 0
 
 
 class LazyTensor:

@@ -7,6 +7,12 @@ set again: 300k minor faults and 1-2.5 CPU-seconds of kernel time per step on a 
 One arena, no mmap and a high trim threshold make the slab come from the heap and stay there, so the next step
 reuses the same pages. PyTorch's CPU guides reach the same end by preloading jemalloc or tcmalloc.
 
+Measured on `mnlu train --config configs/tiny.yaml --max_steps 3` (bench/RESULTS.md, issue 11) the tuning makes
+peak RSS much worse where the working set is not one reused slab: 19.3 GB tuned vs 9.8 GB default on 8 simulated
+devices (32 rows × 1024), 3.1 vs 2.1 GB on one device: freed blocks of other sizes are never returned. So `mnlu
+train` applies it only when asked (`MNLU_HOST_MALLOC=tuned`, see `tune_from_env`); benchmarks of one fixed-size
+step may still call `keep_freed_memory()` directly.
+
 Call `keep_freed_memory()` before jax is imported (threads created later share the main arena). It is a no-op
 off glibc and with MNLU_HOST_MALLOC=default in the environment. The cost: freed host memory stays in the
 process (up to 2 GiB at the top of the heap), which a training process reuses at its next step anyway.
@@ -41,4 +47,11 @@ def keep_freed_memory() -> bool:
         (M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD)))
 
 
-__all__ = ["keep_freed_memory", "TUNABLES", "OPT_OUT_ENV"]
+def tune_from_env() -> bool:
+    """`mnlu train`'s entry: the tuning only with MNLU_HOST_MALLOC=tuned (glibc's defaults otherwise)."""
+    if os.environ.get(OPT_OUT_ENV, "").lower() != "tuned":
+        return False
+    return keep_freed_memory()
+
+
+__all__ = ["keep_freed_memory", "tune_from_env", "TUNABLES", "OPT_OUT_ENV"]

@@ -168,9 +168,8 @@ def run(cfg: TrainConfig, *, log=print) -> RunResult:
     return _train(cfg, model_cfg, init_seed, data, setup, say)
 
 
-def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResult:
+def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=None) -> RunResult:
     import jax
-    import numpy as np
     from flax import nnx
 
     from train_jax import metrics as M
@@ -181,15 +180,12 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
     from train_jax.sharding import (
         DEFAULT_RULES,
         batch_parallelism,
-        batch_sharding,
         make_mesh,
         rules_from_config,
     )
     from train_jax.train import (
         abstract_state,
         init_state,
-        jit_train_step,
-        make_train_step,
         split_model,
         state_shardings,
     )
@@ -202,7 +198,7 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
         tmp.write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
         os.replace(tmp, out / "train_config.json")
     rules = DEFAULT_RULES if cfg.logical_axis_rules is None else rules_from_config(cfg.logical_axis_rules)
-    mesh = make_mesh(cfg.mesh)
+    mesh = make_mesh(cfg.mesh, devices=devices)
     rows_micro = cfg.per_device_train_batch_size * batch_parallelism(mesh, rules)
     loader = Loader(
         data, max_seq_length=cfg.max_seq_length, rows_per_micro_batch=rows_micro,
@@ -252,20 +248,14 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
         f"{setup.num_processes} process(es); {rows_micro} rows × {cfg.gradient_accumulation_steps} micro-batches × "
         f"{cfg.max_seq_length} tokens per step; {total} steps (warmup {warm})")
 
-    b_shard = batch_sharding(mesh, (cfg.gradient_accumulation_steps, rows_micro, cfg.max_seq_length), rules)
-    step_fn = jit_train_step(
-        make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params),
-        shardings, b_shard, mesh,
-    )
-    abstract_batch = {k: jax.ShapeDtypeStruct((cfg.gradient_accumulation_steps, rows_micro, cfg.max_seq_length),
-                                              np.float32 if k == "weights" else np.int32, sharding=b_shard)
-                      for k in ("input_ids", "targets", "weights", "segment_ids", "positions")}
-    compiled = step_fn.lower(abstract_state(abstract_params, tx, shardings), abstract_batch).compile()
+    b_shard, step_fn, abstract_args = build_step(cfg, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro,
+                                                 shardings)
+    compiled = step_fn.lower(*abstract_args).compile()
     say(f"compiled the train step in {time.perf_counter() - t0:.1f}s")
 
     peak, peak_src = M.peak_flops_per_device(cfg.compute, cfg.peak_tflops_per_device)
     flops_step = M.train_flops_per_step(model_cfg, loader.rows_per_step, cfg.max_seq_length)
-    n_dev = jax.device_count()
+    n_dev = mesh.size
     log_every = max(1, math.ceil(cfg.logging_steps * total)) if cfg.logging_steps < 1 else int(cfg.logging_steps)
     logger = M.MetricsLogger(out, total_steps=total, start_step=done, reporters=cfg.reporters, enabled=main,
                              show_bar=not cfg.disable_tqdm)
@@ -331,4 +321,25 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say) -> RunResul
     return RunResult(exit_code, step, total, out, last_loss)
 
 
-__all__ = ["run", "prepare_data", "RunResult", "PREEMPTED_EXIT"]
+def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro: int, shardings):
+    """(batch sharding, the jitted train step, its abstract (state, batch) arguments): the one place the step is
+    built, shared by the real run and the compile-only planner (train_jax.plan), so both compile the same program."""
+    import jax
+    import numpy as np
+
+    from train_jax.sharding import batch_sharding
+    from train_jax.train import abstract_state, jit_train_step, make_train_step
+
+    shape = (cfg.gradient_accumulation_steps, rows_micro, cfg.max_seq_length)
+    b_shard = batch_sharding(mesh, shape, rules)
+    step_fn = jit_train_step(
+        make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params,
+                        loss_block_size=cfg.loss_block_size),
+        shardings, b_shard, mesh,
+    )
+    abstract_batch = {k: jax.ShapeDtypeStruct(shape, np.float32 if k == "weights" else np.int32, sharding=b_shard)
+                      for k in ("input_ids", "targets", "weights", "segment_ids", "positions")}
+    return b_shard, step_fn, (abstract_state(abstract_params, tx, shardings), abstract_batch)
+
+
+__all__ = ["run", "build_step", "prepare_data", "RunResult", "PREEMPTED_EXIT"]
