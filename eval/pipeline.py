@@ -99,9 +99,28 @@ class Pipeline:
     def path(self, *parts: str) -> Path:
         return self.run_dir.joinpath(*parts)
 
+    def recipe_files(self, stage: str) -> list[Path]:
+        """The recipe/config files a stage reads: their contents, not their paths, go into its fingerprint."""
+        if stage == "train":
+            return [Path((self.cfg.get("train") or {}).get("config", "configs/tiny.yaml"))]
+        if stage == "data" and (self.cfg.get("data") or {}).get("config"):
+            return [Path(self.cfg["data"]["config"])]
+        return []
+
     def _fingerprint(self, stage: str) -> str:
+        """Settings + the contents of every recipe the stage reads + upstream fingerprints + project version, so
+        editing e.g. configs/tiny.yaml's learning rate reruns train and everything after it."""
+        from mnlu import __version__
+
         upstream = [self.fingerprints[s] for s in STAGES[: STAGES.index(stage)] if s in self.fingerprints]
-        blob = json.dumps({"stage": stage, "settings": self.cfg.get(stage), "upstream": upstream}, sort_keys=True)
+        recipes = {}
+        for f in self.recipe_files(stage):
+            try:
+                recipes[str(f)] = hashlib.sha256(f.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                raise PipelineError(f"{stage}: recipe {f} not found") from None
+        blob = json.dumps({"stage": stage, "settings": self.cfg.get(stage), "recipes": recipes,
+                           "upstream": upstream, "version": __version__}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _done(self, stage: str, fingerprint: str) -> bool:

@@ -96,3 +96,28 @@ def test_unknown_pipeline_keys_are_errors_that_list_the_valid_ones(tmp_path, cap
     assert main(["--config", str(path)]) == 2
     assert "unknown key(s) ['epochs']" in capsys.readouterr().err
     assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def _stage_fingerprints(cfg_path: Path) -> dict[str, str]:
+    from eval.pipeline import STAGES, Pipeline
+
+    pipe = Pipeline(load_pipeline_config(cfg_path), cfg_path, progress=False)
+    for stage in STAGES:
+        pipe.fingerprints[stage] = pipe._fingerprint(stage)
+    return dict(pipe.fingerprints)
+
+
+def test_editing_the_training_recipe_reruns_train_and_every_later_stage(tmp_path):
+    """Issue 13: a stage's fingerprint covers the recipe's contents (configs/tiny.yaml read from the pipeline
+    config), so a new learning rate is never answered with the old model's results."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text((REPO / "configs" / "tiny.yaml").read_text())
+    cfg = yaml.safe_load(_config(tmp_path, tmp_path / "run").read_text())
+    cfg["train"]["config"] = str(recipe)
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    before = _stage_fingerprints(path)
+    assert _stage_fingerprints(path) == before
+    recipe.write_text(recipe.read_text().replace("learning_rate: 1.0e-3", "learning_rate: 2.0e-3"))
+    after = _stage_fingerprints(path)
+    assert {s for s in before if before[s] == after[s]} == {"data", "base"}
