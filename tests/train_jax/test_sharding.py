@@ -191,9 +191,9 @@ def test_activations_have_their_own_names_and_config_rules_reach_the_step():
     [([], "non-empty list"), ([["embed"]], r"\[0\]"), ([["embed", "model"]], r"\[0\] \(embed\): mesh axes")],
 )
 def test_logical_axis_rules_key_is_validated(tmp_path, bad, msg):
-    from train_jax.train_config import TrainConfigError
-
     import yaml
+
+    from train_jax.train_config import TrainConfigError
 
     cfg = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
     path = tmp_path / "c.yaml"
