@@ -5,7 +5,9 @@
     mnlu eval --benchmarks blurb --data-dir DIR --export-prompts prompts.jsonl
     mnlu eval --predictions preds.jsonl --out DIR [--benchmarks blurb --data-dir DIR]
 
-Generation appends to `<out>/predictions/<dataset>.jsonl` and resumes from it. Scoring writes `results.json`
+Generation appends to `<out>/predictions/<dataset>.jsonl` and resumes from it; each row is keyed by the model's
+identity (weights, config, tokenizer), the generation settings and the prompt's token ids, and a file made by
+another model or other settings is refused unless `--overwrite` is given. Scoring writes `results.json`
 (official and paper-style figures, item and unparsed counts, BLURB and BLUE scores), `results.md`, `results.csv`,
 `results.png` and `errors/<dataset>.jsonl`.
 """
@@ -20,7 +22,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.backends.store import PREDICTION_FIELDS, prediction_row, read_predictions, run_generation
+from eval.backends.store import (
+    PREDICTION_FIELDS,
+    PredictionLog,
+    prediction_row,
+    read_predictions,
+    run_generation,
+)
 from eval.benchmarks import DATASETS, SUITES, Dataset, EvalItem, UnknownBenchmark, dataset_of, resolve
 from eval.report import atomic_write, write_report
 from eval.scoring.paper import score_paper
@@ -48,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--export-prompts", type=Path, metavar="FILE",
                    help="write the records (gold answer last) as JSONL and exit without generating")
     p.add_argument("--predictions", type=Path, metavar="FILE", help="score an existing predictions JSONL")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace predictions in --out made by another model or with other generation settings "
+                        "(default: refuse with an error)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -201,6 +212,17 @@ def _generate(args: argparse.Namespace) -> int:
     # every input is checked before the model loads
     items = _load(datasets, args.data_dir, args.split, args.limit, _explicit_names(args.benchmarks))
     datasets = [d for d in datasets if d.name in items]
+    from eval.backends.identity import generation_identity, model_identity, prompt_identity
+    from eval.backends.render import encode_prompt
+
+    model = model_identity(args.model)
+    settings = {"backend": args.backend, "max_new_tokens": args.max_new_tokens, "temperature": 0,
+                "dtype": args.dtype or "checkpoint"}
+    generation = generation_identity(settings)
+    print(f"mnlu eval: model {args.model} identity {model}; {generation}", file=sys.stderr)
+    stores = {d.name: args.out / "predictions" / f"{d.name}.jsonl" for d in datasets}
+    for path in stores.values():  # a foreign predictions file is an error before the model loads
+        PredictionLog(path, model=model, generation=generation, overwrite=args.overwrite)
     from eval.backends import make_generator
 
     generator = make_generator(args.backend, args.model, max_new_tokens=args.max_new_tokens,
@@ -212,8 +234,9 @@ def _generate(args: argparse.Namespace) -> int:
     results, errors = {}, {}
     for d in datasets:
         records = [it.record for it in items[d.name]]
-        rows = run_generation(records, generator, args.out / "predictions" / f"{d.name}.jsonl",
-                              batch_size=args.batch_size, order=order, desc=d.name, progress=not args.no_progress)
+        rows = run_generation(records, generator, stores[d.name], batch_size=args.batch_size, order=order,
+                              desc=d.name, progress=not args.no_progress, model=model, generation=generation,
+                              prompt_key=lambda r: prompt_identity(encode_prompt(generator.tokenizer, r)))
         results[d.name], errors[d.name] = _score(d.name, rows, items[d.name])
     _finish(args.out, results, errors)
     return 0
@@ -238,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.predictions is not None:
             return _score_file(args)
         return _generate(args)
-    except (EvalError, UnknownBenchmark, FileNotFoundError, ValueError) as e:
+    except (EvalError, UnknownBenchmark, FileNotFoundError, ValueError) as e:  # StoreMismatch is a ValueError
         print(f"mnlu eval: error: {e}", file=sys.stderr)
         return 2
 
