@@ -37,9 +37,12 @@ def test_greedy_matches_transformers_mixed_lengths_across_window(tmp_path):
     prompts = [rng.integers(3, 64, size=n).tolist() for n in lengths]
     eos = 7  # a frequent-enough token so some rows stop early
     want = _hf_greedy(ref, prompts, 20, eos, 0)
+    assert any(len(w) < 20 for w in want), "fixture: some row must reach eos before max_new_tokens"
     got = greedy_generate(ours, prompts, 20, eos, 0, batch_size=4, buckets=(8, 16, 32))
     assert got == want
-    assert any(len(g) < 20 for g in got) or all(len(g) == 20 for g in want)
+    for g in got:  # every row stops at its first eos: nothing (not even padding) is returned past it
+        assert eos not in g[:-1], g
+        assert len(g) == 20 or g[-1] == eos, g
 
 
 def test_on_batch_reports_every_prompt_once(tmp_path):
