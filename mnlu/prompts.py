@@ -228,45 +228,76 @@ def summarization(
 
 
 # ------------------------------------------------------------------------------------------------ parsers
+# The one place that reads the format back. eval's official scorers use these as they are; the paper's released
+# scorer (eval/scoring/paper.py) builds its named quirks on the same primitives.
 
-_MARKER = re.compile(r"\(([A-M])\)")
+_MARKER = "({})"
+# The span separator, but a run of more than three dots leaves its leading dots on the span before it:
+# span_answer joins `a .` and `b` as `a ....b`, which this splits back into `a .` and `b`.
+_SEPARATOR = re.compile(re.escape(SPAN_SEP) + r"(?!\.)")
+
+
+def split_type_line(line: str) -> tuple[str, str] | None:
+    """`Type: rest` split at its first colon into the raw (unstripped) type and rest; None without a colon."""
+    name, colon, rest = line.partition(":")
+    return (name, rest) if colon else None
+
+
+def split_spans(rest: str, *, dots_stay_left: bool = True) -> list[str]:
+    """The spans of a type line's value, stripped, empty ones dropped; `None` gives []. With `dots_stay_left`
+    (the inverse of span_answer) `a ....b` is [`a .`, `b`]; without it the value is split at every `...`
+    (plain str.split, as the paper's released scorer does: [`a`, `.b`])."""
+    rest = rest.strip()
+    if rest == NONE_ANSWER:
+        return []
+    parts = _SEPARATOR.split(rest) if dots_stay_left else rest.split(SPAN_SEP)
+    return [s.strip() for s in parts if s.strip()]
 
 
 def parse_span_answer(output: str) -> dict[str, list[str]]:
-    """`Type: a...b` lines → {type: [a, b]}; `Type: None` → []. Lines without a colon are ignored."""
+    """`Type: a...b` lines → {type: [a, b]}; `Type: None` → []; a type given twice collects both lines' spans.
+    Lines without a colon or with an empty type are ignored."""
     result: dict[str, list[str]] = {}
     for line in output.splitlines():
-        if ":" not in line:
+        parts = split_type_line(line)
+        if parts is None or not parts[0].strip():
             continue
-        name, _, rest = line.partition(":")
-        name, rest = name.strip(), rest.strip()
-        if not name:
-            continue
-        spans = [] if rest == NONE_ANSWER else [s.strip() for s in rest.split(SPAN_SEP) if s.strip()]
-        result.setdefault(name, []).extend(spans)
+        result.setdefault(parts[0].strip(), []).extend(split_spans(parts[1]))
     return result
 
 
-def parse_choice(output: str, options: Sequence[str] | str) -> int | None:
-    """Index of the first `(X)` marker naming an existing option, scanning options in letter order as the
-    paper's scorer does; None when no marker is found (the paper then falls back to the first option)."""
-    opts = split_options(options) if isinstance(options, str) else list(options)
-    for i in range(len(opts)):
-        if f"({LETTERS[i]})" in output:
+def _option_list(options: Sequence[str] | str) -> list[str]:
+    return split_options(options) if isinstance(options, str) else list(options)
+
+
+def has_marker(output: str, index: int) -> bool:
+    """Whether the output names option `index` by its `(X)` marker anywhere."""
+    return _MARKER.format(LETTERS[index]) in output
+
+
+def parse_choice(output: str, options: Sequence[str] | str, *, option_text: bool = False) -> int | None:
+    """Index of the first option, in letter order, whose `(X)` marker appears in the output (the paper's rule:
+    `(C) ... (B)` chooses B); None when no marker names an option (the paper then takes the first option).
+
+    With `option_text`, an output without a marker that is exactly one option's text (case-insensitive, outer
+    periods and spaces ignored, e.g. `yes.`) chooses that option, as the official scorers accept."""
+    opts = _option_list(options)
+    for i in range(min(len(opts), len(LETTERS))):
+        if has_marker(output, i):
             return i
+    if option_text:
+        bare = output.strip().strip(".").strip().lower()
+        matches = [i for i, o in enumerate(opts) if o.lower() == bare]
+        if len(matches) == 1:
+            return matches[0]
     return None
 
 
-def parse_first_marker(output: str, n_options: int) -> int | None:
-    """Index of the earliest `(X)` marker in the text (position order), or None."""
-    for m in _MARKER.finditer(output):
-        i = LETTERS.index(m.group(1))
-        if i < n_options:
-            return i
-    return None
+def is_empty_answer(output: str) -> bool:
+    """An empty output or `None` (any case): a valid multi-label answer choosing nothing, not an unparsed one."""
+    return output.strip().lower() in ("", NONE_ANSWER.lower())
 
 
 def parse_multi_choice(output: str, options: Sequence[str] | str) -> list[int]:
-    """Every option whose `(X)` marker appears in the output."""
-    opts = split_options(options) if isinstance(options, str) else list(options)
-    return [i for i in range(len(opts)) if f"({LETTERS[i]})" in output]
+    """Every option whose `(X)` marker appears in the output, in option order."""
+    return [i for i in range(min(len(_option_list(options)), len(LETTERS))) if has_marker(output, i)]

@@ -15,21 +15,18 @@ from eval.benchmarks.base import EvalItem, OfficialScore, prompt_id
 from eval.benchmarks.readers import read_json, read_jsonl, read_tsv, require
 from eval.scoring import metrics
 from mnlu.formats.errors import FormatError
-from mnlu.prompts import multi_label_choice, multiple_choice, nli, parse_choice, parse_multi_choice, sts
+from mnlu.prompts import (
+    is_empty_answer,
+    multi_label_choice,
+    multiple_choice,
+    nli,
+    parse_choice,
+    parse_multi_choice,
+    sts,
+)
 from mnlu.schema import split_options
 
 UNPARSED = "<unparsed>"
-
-
-def parse_label(output: str, options: Sequence[str]) -> int | None:
-    """The chosen option: the first `(X)` marker in letter order (the paper's rule); failing that, an output that
-    is exactly one option's text (`yes.`). None when neither: the output is unparsed."""
-    idx = parse_choice(output, options)
-    if idx is not None:
-        return idx
-    bare = output.strip().strip(".").strip().lower()
-    matches = [i for i, o in enumerate(options) if o.lower() == bare]
-    return matches[0] if len(matches) == 1 else None
 
 
 def _choices(items: list[EvalItem], predictions: Mapping[str, str], labels: Sequence[str]):
@@ -38,7 +35,7 @@ def _choices(items: list[EvalItem], predictions: Mapping[str, str], labels: Sequ
     unparsed = 0
     for item in items:
         options = split_options(item.record["options"])
-        idx = parse_label(predictions.get(item.prompt_id, ""), options)
+        idx = parse_choice(predictions.get(item.prompt_id, ""), options, option_text=True)
         unparsed += idx is None
         p = labels[idx] if idx is not None else UNPARSED
         gold.append(item.gold)
@@ -162,7 +159,7 @@ def sts_official(items: list[EvalItem], predictions: Mapping[str, str]) -> Offic
     unparsed = 0
     for item in items:
         options = split_options(item.record["options"])
-        idx = parse_label(predictions.get(item.prompt_id, ""), options)
+        idx = parse_choice(predictions.get(item.prompt_id, ""), options, option_text=True)
         unparsed += idx is None
         level = float(options[idx if idx is not None else 0])
         gold.append(item.gold)
@@ -318,7 +315,7 @@ def hoc_official(kind: str) -> Callable[[list[EvalItem], Mapping[str, str]], Off
         for item in items:
             out = predictions.get(item.prompt_id, "")
             idx = parse_multi_choice(out, HOC_LABELS)
-            unparsed += not idx and out.strip().lower() not in ("", "none")
+            unparsed += not idx and not is_empty_answer(out)
             p = {HOC_LABELS[i] for i in idx}
             gold.append(set(item.gold))
             pred.append(p)

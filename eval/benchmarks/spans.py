@@ -6,7 +6,6 @@ IOB tags. Entity types and their descriptions are data; the instruction comes fr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from eval.benchmarks.readers import TaggedSentence, read_iob
 from eval.scoring.align import align_spans
 from eval.scoring.metrics import entity_f1, iob_entities, token_macro_f1
 from mnlu.formats.errors import FormatError
-from mnlu.prompts import NONE_ANSWER, SpanType, span_extraction
+from mnlu.prompts import SpanType, parse_span_answer, span_extraction
 
 
 @dataclass(frozen=True)
@@ -77,30 +76,13 @@ def ner_loader(dataset: str, types: Sequence[EntityType], *, blue_columns: bool 
     return load
 
 
-_SEPARATOR = re.compile(r"\.\.\.(?!\.)")
-
-
-def split_span_answer(output: str) -> dict[str, list[str]]:
-    """`mnlu.prompts.parse_span_answer`, except that a run of more than three dots keeps its leading dots on the
-    span before it: `Type: a .... b` is `a .` and `b` (a span ending in a period token, then the separator)."""
-    result: dict[str, list[str]] = {}
-    for line in output.splitlines():
-        name, colon, rest = line.partition(":")
-        if not colon or not name.strip():
-            continue
-        rest = rest.strip()
-        spans = [] if rest == NONE_ANSWER else [s.strip() for s in _SEPARATOR.split(rest) if s.strip()]
-        result.setdefault(name.strip(), []).extend(spans)
-    return result
-
-
 def _normalise_answer(output: str, types: Sequence[EntityType]) -> tuple[dict[str, list[str]], bool]:
     """Answer types matched case-insensitively to the dataset's; returns the spans and whether any known type
     line was found (an output without one is unparsed)."""
     known = {t.name.lower(): t.name for t in types}
     spans: dict[str, list[str]] = {}
     found = False
-    for name, listed in split_span_answer(output).items():
+    for name, listed in parse_span_answer(output).items():
         canon = known.get(name.strip().lower())
         found |= canon is not None
         spans.setdefault(canon or name, []).extend(listed)

@@ -17,6 +17,10 @@ its quirks (design.md §3), so that our paper-style figures are comparable with 
 - The overall figure is micro P/R/F1 summed over the rows whose reference count is > 0 and whose key does not
   name a negative class (`,no,`, `,not mentioned,`, `not related to`, `cannot be`, `can not be`, `none,`).
 
+The answer format is read with `mnlu.prompts` (its one home: type lines, spans, `(X)` markers); what the released
+code does differently is named here (`RELEASED_SPAN_SPLIT`, `MAX_SPANS_IN_ORDER`, `_released_type`,
+`_released_label`, `_released_error_text`, the first-option fallback in `read_options`).
+
 One deviation, where the released code would crash instead of scoring: a reference span line without a colon and
 a type key with more than two commas (the released code assigns into a str); we use the record type and replace
 the first comma with `_` as the code intends. Malformed outputs are scored (as the rules above say) and counted in
@@ -34,7 +38,19 @@ from typing import Any
 
 import numpy as np
 
-CHARS = "ABCDEFGHIJKLM"
+from mnlu.prompts import (
+    NONE_ANSWER,
+    is_empty_answer,
+    parse_choice,
+    parse_multi_choice,
+    split_spans,
+    split_type_line,
+)
+
+# The released code splits a span value at every `...` (a span ending in `.` loses its period to the next one),
+# where the format's own parser keeps the dots on the left (mnlu.prompts.split_spans).
+RELEASED_SPAN_SPLIT = {"dots_stay_left": False}
+MAX_SPANS_IN_ORDER = 20  # more spans than this on one line are de-duplicated (the released code's set())
 EXCLUDE_ROWS = (",no,", ",not mentioned,", "not related to", "cannot be", "can not be", "none,")
 
 
@@ -54,18 +70,20 @@ class PaperScore:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+def _released_type(name: str) -> str:
+    """The released code's type normalisation: ` - ` and `-` become `,` (its row keys are comma-separated)."""
+    return name.replace(" - ", ",").replace("-", ",")
+
+
 def read_events(span: str) -> tuple[list[str], str | None]:
     """`Type: a...b` → ([a, b], normalised type); no colon → ([], None), as `read_events` does."""
-    if ":" not in span:
+    parts = split_type_line(span)
+    if parts is None:
         return [], None
-    trigger = span[: span.index(":")].strip().replace(" - ", ",").replace("-", ",")
-    rest = span[span.index(":") + 1 :].strip()
-    result: list[str] = []
-    if rest.strip() != "None":
-        result = [s.strip() for s in rest.split("...") if s.strip()]
-        if len(result) > 20:
-            result = sorted(set(result))  # the paper's set(): order is irrelevant to the counts
-    return result, trigger
+    result = split_spans(parts[1], **RELEASED_SPAN_SPLIT)
+    if len(result) > MAX_SPANS_IN_ORDER:
+        result = sorted(set(result))  # the paper's set(): order is irrelevant to the counts
+    return result, _released_type(parts[0].strip())
 
 
 def _span_equal(a: str, b: str) -> bool:
@@ -92,7 +110,7 @@ def _add(rows: dict[str, list[int]], key: str, i: int, n: int = 1) -> None:
 
 
 def _has_type_line(output: str) -> bool:
-    return any(":" in line for line in output.splitlines())
+    return any(split_type_line(line) is not None for line in output.splitlines())
 
 
 # ------------------------------------------------------------------------------------------------- spans
@@ -101,7 +119,7 @@ def _has_type_line(output: str) -> bool:
 def _score_span_line(rows, reference: str, prediction: str, record_type: str, pico: bool, fp: list, fn: list):
     ref, trigger = read_events(reference)
     pred, _ = read_events(prediction)
-    trigger = trigger if trigger is not None else record_type.replace(" - ", ",").replace("-", ",")
+    trigger = trigger if trigger is not None else _released_type(record_type)
     key = _event_key(trigger)
     if pico:
         ref = [w.strip() for r in ref for w in r.split() if w.strip()]
@@ -129,10 +147,11 @@ def _score_spans(rows, rec: Mapping[str, Any], fp: list, fn: list) -> None:
     refs = [line.strip() for line in reference.split("\n") if line.strip()]
     preds = [line.strip() for line in prediction.split("\n") if line.strip()]
     if len(refs) != len(preds):
-        moved = ["None"] * len(refs)
+        moved = [NONE_ANSWER] * len(refs)  # a type the prediction lacks scores as no span
         for line in copy.copy(preds):
-            if ":" in line:
-                entity_type = line.split(":")[0]
+            parts = split_type_line(line)
+            if parts is not None:
+                entity_type = parts[0]
                 for i, r in enumerate(refs):
                     if r[: len(entity_type)] == entity_type:
                         moved[i] = line
@@ -145,12 +164,16 @@ def _score_spans(rows, rec: Mapping[str, Any], fp: list, fn: list) -> None:
 # ------------------------------------------------------------------------------------------------ choices
 
 
+def _released_label(option: str) -> str:
+    """The released code's option label: commas become `-` (row keys), one i2b2 label is renamed."""
+    return option.replace(",", "-").replace("associated_with_someone_else", "not_patient")
+
+
 def read_options(options: Sequence[str], output: str) -> tuple[str, bool]:
-    """The option named by the first marker in letter order (first option if none), and whether one was found."""
-    for i, op in enumerate(options[: len(CHARS)]):
-        if f"({CHARS[i]})" in output:
-            return op.replace(",", "-").replace("associated_with_someone_else", "not_patient"), True
-    return options[0].replace(",", "-").replace("associated_with_someone_else", "not_patient"), False
+    """The option named by the first marker in letter order, and whether one was found; the released code takes
+    the first option when there is none."""
+    i = parse_choice(output, options)
+    return _released_label(options[0 if i is None else i]), i is not None
 
 
 def _choice_type(record_type: str) -> str:
@@ -180,8 +203,8 @@ def _score_choice(rows, rec: Mapping[str, Any]) -> tuple[bool, Any, Any]:
 
 def _score_multi(rows, rec: Mapping[str, Any]) -> tuple[bool, Any, Any]:
     options = rec["options"].split("[SEP]")
-    ref = [op for i, op in enumerate(options[: len(CHARS)]) if f"({CHARS[i]})" in rec["reference"]]
-    pred = [op for i, op in enumerate(options[: len(CHARS)]) if f"({CHARS[i]})" in rec["prediction"]]
+    ref = [options[i] for i in parse_multi_choice(rec["reference"], options)]
+    pred = [options[i] for i in parse_multi_choice(rec["prediction"], options)]
     for op in ref:
         _add(rows, op, 0)
         if op in pred:
@@ -189,7 +212,7 @@ def _score_multi(rows, rec: Mapping[str, Any]) -> tuple[bool, Any, Any]:
     for op in pred:
         _add(rows, op, 1)
     # An empty answer is a valid "no label"; text without any marker is not.
-    parsed = bool(pred) or not rec["prediction"].strip() or rec["prediction"].strip().lower() == "none"
+    parsed = bool(pred) or is_empty_answer(rec["prediction"])
     return parsed, (pred if pred != ref else None), (ref if pred != ref else None)
 
 
@@ -198,11 +221,16 @@ def _score_accuracy(rows, rec: Mapping[str, Any]) -> tuple[bool, Any, Any]:
     _add(rows, key, 0)
     _add(rows, key, 1)
     options = rec["options"].split("[SEP]") if rec["options"] else []
-    parsed = any(f"({CHARS[i]})" in rec["prediction"] for i in range(min(len(options), len(CHARS))))
+    parsed = bool(parse_multi_choice(rec["prediction"], options))
     if rec["reference"].strip().lower() in rec["prediction"].strip().lower():
         _add(rows, key, 2)
         return parsed, None, None
-    return parsed, rec["prediction"][3:].strip(), rec["reference"][3:].strip()
+    return parsed, _released_error_text(rec["prediction"]), _released_error_text(rec["reference"])
+
+
+def _released_error_text(answer: str) -> str:
+    """The released code's error text: the answer without its first three characters (`(X) `, whatever they are)."""
+    return answer[3:].strip()
 
 
 # -------------------------------------------------------------------------------------------------- totals

@@ -18,10 +18,10 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from eval.benchmarks import CHEMICAL, DATASETS, JNLPBA_TYPES
 from eval.benchmarks.choice import HOC_LABELS
-from eval.benchmarks.spans import PICO_TYPES, gold_spans, split_span_answer
+from eval.benchmarks.spans import PICO_TYPES, gold_spans
 from eval.scoring.align import align_spans
 from eval.scoring.metrics import iob_entities
-from mnlu.prompts import LETTERS, span_answer
+from mnlu.prompts import LETTERS, parse_span_answer, span_answer
 from mnlu.schema import split_options
 from tests.conftest import SHARED_DATA
 
@@ -100,7 +100,7 @@ def test_ner_perturbed_equals_seqeval_on_aligned_tags(name, retype):
     retype_to = (lambda t: cycle[(cycle.index(t) + 1) % len(cycle)]) if retype else None
     perturbed = [_perturb_ner(it.gold.tags, retype_to) for it in its]
     predictions = {it.prompt_id: _answer_from_tags(it, p, types) for it, p in zip(its, perturbed)}
-    aligned = [align_spans(it.gold.tokens, split_span_answer(predictions[it.prompt_id]), tag_of).tags for it in its]
+    aligned = [align_spans(it.gold.tokens, parse_span_answer(predictions[it.prompt_id]), tag_of).tags for it in its]
     result = ds.official(its, predictions)
     assert result.details["unaligned"] == 0
     assert result.score == pytest.approx(100 * seqeval_f1([list(it.gold.tags) for it in its], aligned), abs=1e-9)
@@ -120,7 +120,7 @@ def test_pico_perturbed_equals_sklearn_macro_f1_on_aligned_tags():
         spans["Participants"] = spans["Participants"][::2]  # drop every second participant span
         spans["Outcomes"], spans["Interventions"] = spans["Interventions"][: k % 3], spans["Outcomes"]  # retype
         predictions[it.prompt_id] = span_answer([t.span_type for t in PICO_TYPES], spans)
-        al = align_spans(it.gold.tokens, split_span_answer(predictions[it.prompt_id]), tag_of, scheme="IO")
+        al = align_spans(it.gold.tokens, parse_span_answer(predictions[it.prompt_id]), tag_of, scheme="IO")
         gold_all += list(it.gold.tags)
         pred_all += al.tags
     result = DATASETS["ebm_pico"].official(its, predictions)

@@ -1,9 +1,10 @@
 """mergekit 0.1.5 itself as the reference: every deterministic method and density, bitwise in fp32 compute.
 
 mergekit runs in its own virtual environment (`make mergekit-venv` builds /tmp/mergekit-venv; after
-`make mergekit-venv MERGEKIT_VENV=DIR` set MERGEKIT_PYTHON=DIR/bin/python), all recipes in one process (tests/merge/mergekit_driver.py). Documented differences (README, `mnlu merge`) are
-left out here and tested elsewhere: `linear` with a base_model (mergekit adds the base into the average), DARE's
-rescale (ours exactly 1/(1 - p)) and `ties` with `rescale` (rejected).
+`make mergekit-venv MERGEKIT_VENV=DIR` set MERGEKIT_PYTHON=DIR/bin/python), all recipes in one process
+(tests/merge/mergekit_driver.py). Documented differences (README, `mnlu merge`) are left out here and tested
+elsewhere: `linear` with a base_model (mergekit adds the base into the average), DARE's rescale (ours exactly
+1/(1 - p)) and `ties` with `rescale` (rejected).
 """
 
 from __future__ import annotations
