@@ -1,24 +1,16 @@
-"""Readers for the distributed file formats of BLURB and BLUE (IOB token files, TSV with or without CSV quoting,
-JSON, JSONL). Each reports bad input as a FormatError naming the file and line, never the text."""
+"""Readers for the distributed file formats of BLURB and BLUE: TSV with or without CSV quoting, JSON, JSONL (IOB
+token files are read by mnlu.formats.iob, the one IOB reader). Each reports bad input as a FormatError naming the
+file and line, never the text."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnlu.formats.errors import FormatError
-
-
-@dataclass(frozen=True)
-class TaggedSentence:
-    tokens: tuple[str, ...]
-    tags: tuple[str, ...]
-    doc: str | None  # document id where the file marks documents (-DOCSTART-, BLUE's filename column)
-    line: int  # 1-based line of the first token
 
 
 def _read_text(path: Path) -> str:
@@ -26,71 +18,6 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise FormatError(path, f"not valid UTF-8 (byte offset {e.start})") from None
-
-
-def _check_tag(path: Path, lineno: int, tag: str, io_only: bool) -> None:
-    ok = tag == "O" or (tag[:2] in ("B-", "I-") and len(tag) > 2) or tag in ("B", "I")
-    if io_only:
-        ok = ok and not tag.startswith("B")
-    if not ok:
-        expected = "I-X or O" if io_only else "B-X, I-X, B, I or O"
-        raise FormatError(path, f"tag {tag!r}: expected {expected}", line=lineno)
-
-
-def read_iob(path: Path, *, io_only: bool = False, blue_columns: bool = False) -> list[TaggedSentence]:
-    """One token per line, a blank line between sentences.
-
-    `token<TAB>tag` (MTL/BLURB: `-DOCSTART-` lines open documents, separated from the id by a TAB or a space), or
-    with `blue_columns` BLUE's CSV-quoted `token<TAB>filename-or-'-'<TAB>offset<TAB>tag`.
-    """
-    text = _read_text(path)
-    sentences: list[TaggedSentence] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    doc: str | None = None
-    start = 0
-
-    def flush() -> None:
-        nonlocal tokens, tags
-        if tokens:
-            sentences.append(TaggedSentence(tuple(tokens), tuple(tags), doc, start))
-        tokens, tags = [], []
-
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r")
-        if not line.strip():
-            flush()
-            continue
-        if line.startswith("-DOCSTART-"):
-            flush()
-            rest = line[len("-DOCSTART-") :].strip()
-            doc = rest.split("\t")[0].strip().strip("()") if rest and rest != "O" else f"doc@{lineno}"
-            continue
-        if blue_columns:
-            fields = next(csv.reader([line], delimiter="\t"))
-            if len(fields) != 4:
-                raise FormatError(path, f"{len(fields)} columns; expected token, file, offset, tag", line=lineno)
-            token, fname, _, tag = fields
-            if fname != "-":
-                flush()
-                doc = fname
-        else:
-            fields = line.split("\t")
-            if len(fields) != 2:
-                raise FormatError(path, f"{len(fields)} columns; expected token<TAB>tag", line=lineno)
-            token, tag = fields
-        _check_tag(path, lineno, tag, io_only)
-        if not tokens:
-            start = lineno
-        tokens.append(token)
-        tags.append(tag)
-    flush()
-    if not sentences:
-        raise FormatError(path, "no sentences found; expected token<TAB>tag lines")
-    return sentences
 
 
 def read_tsv(

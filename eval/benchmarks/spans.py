@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.benchmarks.base import EvalItem, OfficialScore, prompt_id
-from eval.benchmarks.readers import TaggedSentence, read_iob
 from eval.scoring.align import align_spans
 from eval.scoring.metrics import entity_f1, iob_entities, token_macro_f1
 from mnlu.formats.errors import FormatError
+from mnlu.formats.iob import IOBSentence, read_iob
 from mnlu.prompts import SpanType, parse_span_answer, span_extraction
 
 
@@ -51,12 +51,20 @@ def gold_spans(tokens: Sequence[str], tags: Sequence[str], types: Sequence[Entit
     return spans
 
 
+def _sentences(path: Path, *, columns: str, scheme: str) -> list[IOBSentence]:
+    """A benchmark's IOB file, read with mnlu's reader (a bad line is an error); an empty file is an error too."""
+    sentences = list(read_iob(path, columns=columns, scheme=scheme))
+    if not sentences:
+        raise FormatError(path, "no sentences found; expected token<TAB>tag lines")
+    return sentences
+
+
 # --------------------------------------------------------------------------------------------------- NER
 
 
 def ner_loader(dataset: str, types: Sequence[EntityType], *, blue_columns: bool = False):
     def load(path: Path, split: str) -> list[EvalItem]:
-        sentences = read_iob(path, blue_columns=blue_columns)
+        sentences = _sentences(path, columns="blue" if blue_columns else "pair", scheme="iob")
         default = types[0].tag
         items = []
         for i, sent in enumerate(sentences):
@@ -146,10 +154,10 @@ PICO_TYPES = (
 @dataclass(frozen=True)
 class Abstract:
     doc: str
-    sentences: tuple[TaggedSentence, ...]
+    sentences: tuple[IOBSentence, ...]
 
 
-def _abstracts(sentences: Sequence[TaggedSentence]) -> list[Abstract]:
+def _abstracts(sentences: Sequence[IOBSentence]) -> list[Abstract]:
     out: list[Abstract] = []
     for s in sentences:
         if out and out[-1].doc == s.doc:
@@ -162,7 +170,7 @@ def _abstracts(sentences: Sequence[TaggedSentence]) -> list[Abstract]:
 def pico_loader(dataset: str):
     def load(path: Path, split: str) -> list[EvalItem]:
         items = []
-        for i, ab in enumerate(_abstracts(read_iob(path, io_only=True))):
+        for i, ab in enumerate(_abstracts(_sentences(path, columns="pair", scheme="io"))):
             spans: dict[str, list[str]] = {t.name: [] for t in PICO_TYPES}
             tokens: list[str] = []
             tags: list[str] = []

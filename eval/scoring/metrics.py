@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from eval.scoring.paper import pearson_percent
+from mnlu.formats.iob import chunks as iob_entities  # the one IOB decoder (conlleval, seqeval's default)
 
 
 @dataclass(frozen=True)
@@ -27,24 +28,6 @@ def prf(tp: float, n_pred: float, n_true: float) -> PRF:
     r = 100 * tp / n_true if n_true else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return PRF(p, r, f)
-
-
-def iob_entities(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """(type, start, end-exclusive) chunks of an IOB tag sequence, conlleval style (an `I-X` after `O` or after
-    another type starts a chunk), which is seqeval's default mode."""
-    chunks: list[tuple[str, int, int]] = []
-    cur_type, cur_start = None, -1
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, typ = tag.partition("-")
-        if prefix not in ("B", "I", "O"):
-            raise ValueError(f"tag {tag!r} at position {i}: expected B-X, I-X or O")
-        begins = prefix == "B" or (prefix == "I" and (cur_type is None or typ != cur_type))
-        if cur_type is not None and (prefix == "O" or begins):
-            chunks.append((cur_type, cur_start, i))
-            cur_type = None
-        if begins:
-            cur_type, cur_start = typ, i
-    return chunks
 
 
 def entity_f1(

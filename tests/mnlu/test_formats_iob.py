@@ -66,3 +66,36 @@ REAL = (SHARED_MNLU / "linnaeus" / "linnaeus-IOB" / "devel.tsv").read_bytes() if
 @given(st.data())
 def test_mutated_real_file(tmp_path_factory, data):
     _read_all(data.draw(mutated(REAL)), tmp_path_factory)
+
+
+def test_docstart_opens_a_document_and_ends_the_sentence():
+    content = "-DOCSTART- (123)\n\na\tB-X\nb\tO\n-DOCSTART-\tO\nc\tI-X\n\nd\tO\n"
+    sents = list(parse_iob(content, path="f.tsv"))
+    assert [(s.tokens, s.doc, s.line) for s in sents] == [(("a", "b"), "123", 3), (("c",), "doc@5", 6),
+                                                           (("d",), "doc@5", 8)]
+
+
+@pytest.mark.parametrize("columns, scheme, content, message", [
+    ("pair", "iob", "a\tO\tx\n", r"f.tsv:1: 3 columns; expected token<TAB>tag"),
+    ("pair", "iob", "a\tE-X\n", r"f.tsv:1: tag 'E-X': expected B-X, I-X, B, I or O"),
+    ("pair", "io", "a\tB-X\n", r"f.tsv:1: tag 'B-X': expected I-X or O"),
+    ("blue", "iob", "a\t-\t0\n", r"f.tsv:1: 3 columns; expected token, file, offset, tag"),
+    ("any", "iobes", "a b\n", r"f.tsv:1: tag 'b' is not O, B-X, I-X, E-X or S-X"),
+])
+def test_layouts_and_schemes_name_the_line(columns, scheme, content, message):
+    with pytest.raises(FormatError, match=message):
+        list(parse_iob(content, path="f.tsv", columns=columns, scheme=scheme))
+
+
+def test_benchmark_layouts():
+    # BLURB pairs keep tokens as written (a space inside a token is the file's business); untyped B/I pass.
+    (sent,) = parse_iob("a b\tB\nc\tI\n", path="f", columns="pair", scheme="iob")
+    assert sent.tokens == ("a b", "c") and sent.tags == ("B", "I")
+    # BLUE: CSV-quoted, a file name opens a document and ends the sentence.
+    content = 'x\tdoc1.txt\t0\tB\n"""q"""\t-\t2\tI\ny\tdoc2.txt\t0\tO\n'
+    sents = list(parse_iob(content, path="f", columns="blue", scheme="iob"))
+    assert [(s.tokens, s.doc) for s in sents] == [(("x", '"q"'), "doc1.txt"), (("y",), "doc2.txt")]
+    (pico,) = parse_iob("a\tI-PAR\nb\tI\n", path="f", columns="pair", scheme="io")
+    assert pico.spans() == [(0, 1, "PAR"), (2, 3, "")]  # an untyped I does not continue I-PAR (eval types it first)
+    with pytest.raises(ValueError, match="columns 'csv'"):
+        list(parse_iob("a\tO\n", columns="csv"))
