@@ -17,7 +17,7 @@ CHAT_TEMPLATE = (
 
 
 def make_model_dir(path: Path, seed: int = 0, dtype: str = "bfloat16", like: Path | None = None,
-                   noise: float = 0.01, tokenizer: bool = True, **overrides) -> Path:
+                   noise: float = 0.01, tokenizer: bool = True, std: float = 0.05, **overrides) -> Path:
     """Save a random tiny MistralForCausalLM; with `like`, the weights are that model's plus small noise
     (a stand-in for fine-tuning), so deltas are small as in a real fine-tune."""
     import torch
@@ -29,7 +29,7 @@ def make_model_dir(path: Path, seed: int = 0, dtype: str = "bfloat16", like: Pat
     model = MistralForCausalLM(cfg)
     with torch.no_grad():
         for p in model.parameters():
-            p.normal_(0.0, 0.05)
+            p.normal_(0.0, std)
         if like is not None:
             ref = load_file(str(like / "model.safetensors"))
             for name, p in model.named_parameters():

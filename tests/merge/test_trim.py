@@ -1,8 +1,9 @@
 """TIES's exact-k trim, densities as written, dtype/out_dtype, filter lists, and dare_ties against NumPy.
 
 Regression cases of issue 14: TIES kept more than k deltas when |delta| ties the cut-off (+20 of 2,560 in a
-bf16 tensor), density 0.2 became drop_rate 0.8 and kept 511 of 2,560, density * n < 1 kept nothing, `rescale`
-was silently ignored for ties, `dtype` was read as the output dtype, and filter lists crashed.
+bf16 tensor; 0.648 / 0.325 at density 0.5 / 0.2 on a simulated 2048 x 2048 bf16 fine-tune), density 0.2 became
+drop_rate 0.8 and kept 511 of 2,560, density * n < 1 kept nothing, `rescale` was silently ignored for ties,
+`dtype` was read as the output dtype, and filter lists crashed.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def test_ties_keeps_exactly_k_with_ties_at_the_cut(vocab40, tmp_path):
     d = (F[EMBED] - B[EMBED]).reshape(-1)
     k = 512
     kth = np.sort(np.abs(d))[::-1][k - 1]
-    assert np.count_nonzero(np.abs(d) >= kth) > k, "fixture must have ties at the cut-off"
+    # The old rule (keep every |delta| >= the k-th) kept 512 + 16 here (+20 in the issue's fixture).
+    assert np.count_nonzero(np.abs(d) >= kth) == k + 16, "fixture must have ties at the cut-off"
     recipe = {"merge_method": "ties", "base_model": str(base),
               "models": [{"model": str(ft), "parameters": {"weight": 1.0, "density": 0.2}}]}
     outs = [_merge(tmp_path, f"t{i}", {**recipe, "chunk_elements": ce}, threads=th)
@@ -98,6 +100,38 @@ def test_ties_keeps_exactly_k_with_ties_at_the_cut(vocab40, tmp_path):
     raw_b = load_file(str(base / "model.safetensors"))[EMBED].view(torch.int16).numpy().reshape(-1)
     raw_f = load_file(str(ft / "model.safetensors"))[EMBED].view(torch.int16).numpy().reshape(-1)
     assert np.array_equal(ref[EMBED].reshape(-1), np.where(keep & (d != 0), raw_f, raw_b))
+
+
+@pytest.fixture(scope="module")
+def finetune2048(tmp_path_factory):
+    """A simulated bf16 fine-tune as in the issue: 2048 x 2048 embedding and lm_head, deltas at 1% of the
+    weights' spread (0.0002 against 0.02), so bf16 rounding makes many |delta| equal."""
+    root = tmp_path_factory.mktemp("trim2048")
+    shape = dict(vocab_size=2048, hidden_size=2048, intermediate_size=64, num_hidden_layers=1,
+                 num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    base = make_model_dir(root / "base", seed=20, tokenizer=False, std=0.02, **shape)
+    ft = make_model_dir(root / "ft", seed=21, like=base, noise=0.0002, tokenizer=False, **shape)
+    return base, ft
+
+
+@pytest.mark.parametrize("density", [0.5, 0.2])
+def test_simulated_bf16_finetune_keeps_exactly_density(finetune2048, tmp_path, density):
+    base, ft = finetune2048
+    d = (load_tensors(ft)[EMBED] - load_tensors(base)[EMBED]).reshape(-1)
+    n, k = d.size, int(density * d.size)
+    kth = np.sort(np.abs(d))[::-1][k - 1]
+    old_rule = np.count_nonzero(np.abs(d) >= kth) / n  # keep everything tied with the cut (0.648 / 0.325 before)
+    assert old_rule > density + 0.1, f"fixture must have many ties at the cut (old rule kept {old_rule:.3f})"
+    out = _merge(tmp_path, f"d{density}", {"merge_method": "ties", "base_model": str(base),
+                                            "models": [{"model": str(ft), "parameters": {"density": density}}]})
+    order = np.lexsort((np.arange(n), -np.abs(d)))  # largest |delta| first, lower index first among ties
+    keep = np.zeros(n, bool)
+    keep[order[:k]] = True
+    raw_b = load_file(str(base / "model.safetensors"))[EMBED].view(torch.int16).numpy().reshape(-1)
+    raw_f = load_file(str(ft / "model.safetensors"))[EMBED].view(torch.int16).numpy().reshape(-1)
+    got = _bits(out)[EMBED].reshape(-1)
+    assert np.array_equal(got, np.where(keep, raw_f, raw_b))  # exactly the k largest, not every tie at the cut
+    assert _kept(out, EMBED) == _kept(out, "lm_head.weight") == [round(density * n)]  # report: 4 digits
 
 
 def test_density_times_n_below_one_keeps_one(vocab40, tmp_path):
