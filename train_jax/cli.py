@@ -24,7 +24,9 @@ dataset_mixer, learning_rate, ...) and the JAX keys (mesh, param_dtype, attentio
 `mnlu train --keys` lists them all.
 Plan without training: `--compile-only --topology NAME [--num-slices N] [--json FILE]` (NAME: cpu:8, v5p-8,
 v5p-64, v5e-16, v6e-8, v6e-256, ...; TPU names need libtpu: `make tpu-venv`) compiles the real train step for
-that topology and prints per-device memory, fits / does not fit, and FLOPs per step (train_jax.plan). Exit codes: 0 done, 2 bad config or data, 143 stopped by SIGTERM after saving.
+that topology and prints per-device memory, fits / does not fit, and FLOPs per step (train_jax.plan);
+`--find-max-batch` the largest per-device batch that fits, `--no-flops` memory only, `--hbm-gib X` another HBM
+size, `--generation --batch-size B --prompt-tokens P --new-tokens N` the eval's generation step instead. Exit codes: 0 done, 2 bad config or data, 143 stopped by SIGTERM after saving.
 """
 
 
@@ -53,7 +55,10 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if args[i] == "--compile-only":
             planning["compile_only"] = "1"
             i += 1
-        elif args[i] in ("--topology", "--num-slices", "--json") and i + 1 < len(args):
+        elif args[i] in ("--find-max-batch", "--generation", "--no-flops"):
+            planning[args[i][2:]] = "1"
+            i += 1
+        elif args[i] in PLAN_VALUE_FLAGS and i + 1 < len(args):
             planning[args[i][2:]] = args[i + 1]
             i += 2
         elif args[i] == "--config" and i + 1 < len(args):
@@ -90,30 +95,51 @@ def _simulated_cpu_devices(args: list[str]) -> None:
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + extra).strip()
 
 
-def _plan_main(config: str | None, rest: list[str], planning: dict[str, str]) -> int:
-    """`--compile-only --topology NAME`: compile the step for NAME's devices and print (and --json) the plan."""
+PLAN_VALUE_FLAGS = ("--topology", "--num-slices", "--json", "--hbm-gib", "--batch-size", "--prompt-tokens",
+                    "--new-tokens")
 
-    from train_jax.topology import TopologyError, parse_topology
+
+def _plan_main(config: str | None, rest: list[str], planning: dict[str, str]) -> int:
+    """`--compile-only --topology NAME`: compile the step for NAME's devices and print (and --json) the plan.
+
+    `--find-max-batch` searches the largest per-device batch that fits; `--generation --batch-size B
+    --prompt-tokens P --new-tokens N` plans the eval's generation step instead; `--hbm-gib X` overrides the HBM."""
+
+    from train_jax.topology import GIB, TopologyError, parse_topology
     from train_jax.train_config import TrainConfigError, load_config
 
     if "compile_only" not in planning or "topology" not in planning:
-        print("mnlu train: --topology, --num-slices and --json go with --compile-only --topology NAME",
-              file=sys.stderr)
+        print("mnlu train: --topology, --num-slices, --json, --find-max-batch, --generation and --hbm-gib go with "
+              "--compile-only --topology NAME", file=sys.stderr)
         return 2
     try:
         topo = parse_topology(planning["topology"], int(planning.get("num-slices", "1")))
         cfg = load_config(config, rest)
+        hbm = float(planning["hbm-gib"]) * GIB if "hbm-gib" in planning else None
+        gen = {k: int(planning.get(k, d)) for k, d in (("batch-size", "8"), ("prompt-tokens", "2048"),
+                                                        ("new-tokens", "2048"))}
     except (TopologyError, TrainConfigError, ValueError) as e:
         print(f"mnlu train: {e}", file=sys.stderr)
         return 2
-    from train_jax.plan import format_plan, plan, write_json
+    from train_jax.plan import find_max_batch, format_max_batch, format_plan, plan, write_json
 
     try:
-        result = plan(cfg, topo)
+        if "generation" in planning:
+            from train_jax.plan_generate import format_generation_plan, plan_generation
+
+            result = plan_generation(cfg, topo, batch=gen["batch-size"], prompt_tokens=gen["prompt-tokens"],
+                                     new_tokens=gen["new-tokens"], hbm_bytes=hbm)
+            text = format_generation_plan(result)
+        elif "find-max-batch" in planning:
+            result = find_max_batch(cfg, topo, hbm_bytes=hbm)
+            text = format_max_batch(result)
+        else:
+            result = plan(cfg, topo, flops="no-flops" not in planning, hbm_bytes=hbm)
+            text = format_plan(result)
     except (TopologyError, ValueError) as e:
         print(f"mnlu train: {e}", file=sys.stderr)
         return 2
-    print(format_plan(result))
+    print(text)
     if planning.get("json"):
         write_json(result, planning["json"])
     return 0

@@ -3,28 +3,46 @@
     mnlu train --config configs/tiny.yaml --compile-only --topology cpu:8 [--json plan.json]
     .venv-tpu/bin/mnlu train --config configs/mistral7b_plan.yaml --compile-only --topology v5p-8 \
         --per_device_train_batch_size 16 --json runs/plan_v5p8_b16.json      # needs `make tpu-venv`
+    .venv-tpu/bin/mnlu train --config configs/mistral7b_plan.yaml --compile-only --topology v6e-8 --find-max-batch
     python -c "from train_jax.plan import plan; ..."  # plan(cfg, topology) -> dict (same numbers)
 
 The abstract state comes from `jax.eval_shape` (no weights are materialised), the mesh from the config over the
 topology's devices, the batch shapes and shardings from `trainer.build_step` (the function the real run uses),
 and the step is lowered and compiled. Reported per device: argument, output, temp, code and peak bytes from
-`memory_analysis()`, the chip's HBM and fits / does not fit with the headroom; FLOPs per step: XLA's
-`cost_analysis()` counts a `lax.scan` body once, so with scan_layers the compiled FLOPs are counted from two extra
-unrolled compiles of the same step with 1 and 2 layers (F = F1 + (L−1)·(F2 − F1): exact, the layers are
-identical), shown next to model FLOPs 6·N·tokens, attention FLOPs (full T×S masked, as compiled, and causal
-half, as MFU counts), and the remat recompute.
+`memory_analysis()`, the chip's HBM and fits / does not fit with the headroom.
+
+FLOPs per step, honestly counted. XLA's `cost_analysis()` counts the body of a `lax.scan` (layers, loss blocks,
+accumulation micro-batches) once, and it does not count a custom call at all (the TPU splash kernel is a Pallas
+custom call: opaque to XLA). So the compiled FLOPs are counted *per layer from unrolled compiles* of the same
+step (no layer scan, one loss block, one micro-batch) with 1 and 2 layers: F = F1 + (L−1)·(F2 − F1), exact since
+the layers are identical, times the number of micro-batches. When the compiled program contains a Pallas/Mosaic
+custom call, the attention kernel's FLOPs are added analytically (forward 4·rows·T²·heads·head_dim per layer over
+the blocks the causal/window mask keeps, the backward 3.5× that, the forward once more under remat) and the
+output says so. Shown next to each other: model FLOPs 6·N·tokens, the MFU numerator (6·N_matmul·tokens + causal
+attention, the input embedding does no matmul), the full T×S masked attention an XLA program computes, the remat
+recompute, and the ideal step time at the chip's peak for the MFU numerator and for the executed FLOPs.
+
+`find_max_batch` searches the largest per-device batch that fits: compiles at the configured batch, predicts the
+edge from the (near-affine) peak-vs-batch line of the compiles so far, and confirms fits(b) and not fits(b + 1)
+with real compiles (a few compiles, not one per batch).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from train_jax.topology import GIB, Topology, parse_topology
 from train_jax.train_config import TrainConfig
+
+KERNEL_CALL = re.compile(r'custom_call_target="(tpu_custom_call|mosaic[^"]*|[^"]*splash[^"]*)"')
+SPLASH_BWD_OVER_FWD = 3.5  # dkv kernel: QKᵀ, dP, dV, dK; dq kernel: QKᵀ, dP, dQ → 14 vs the forward's 4 (QKᵀ, PV)
 
 
 def _compile(cfg: TrainConfig, model_cfg, devices):
@@ -54,42 +72,18 @@ def _flops(compiled) -> float:
     return float((cost or {}).get("flops", 0.0))
 
 
-def theory_flops(model_cfg, rows: int, seq: int, remat: str) -> dict[str, float]:
-    """Per step, all devices: model 6·N·tokens, attention (full T×S masked as compiled; causal half), remat."""
-    tokens = rows * seq
-    n = model_cfg.num_params()
-    L, h, d = model_cfg.num_hidden_layers, model_cfg.num_attention_heads, model_cfg.head_dim
-    attn_fwd_full = 4.0 * rows * seq * seq * h * d * L  # QKᵀ and PV over every key
-    model = 6.0 * n * tokens
-    recompute = (2.0 * (n - model_cfg.vocab_size * model_cfg.hidden_size) * tokens + attn_fwd_full
-                 if remat == "full" else 0.0)  # the layers' forward once more (the head is outside the remat)
-    return {"model_6NT": model, "attention_full": 3 * attn_fwd_full, "attention_causal": 1.5 * attn_fwd_full,
-            "remat_recompute": recompute, "expected_compiled": model + 3 * attn_fwd_full + recompute}
+def kernel_calls(compiled) -> int:
+    """How many Pallas/Mosaic custom calls (kernels XLA's cost model cannot see) the compiled program holds."""
+    try:
+        text = compiled.as_text()
+    except Exception:  # some backends cannot print an executable
+        return 0
+    return len(KERNEL_CALL.findall(text or ""))
 
 
-def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None) -> dict[str, Any]:
-    """Compile the train step of `cfg` for `topology`; memory per device, fit, FLOPs and ideal step time."""
-    from train_jax.trainer import _model_config
-
-    topo = parse_topology(topology) if isinstance(topology, str) else topology
-    model_cfg = model_cfg or _model_config(cfg)[0]
-    devices = topo.devices()
-    compiled, mesh, rows_micro = _compile(cfg, model_cfg, devices)
+def memory_per_device(compiled) -> tuple[dict[str, float], float]:
+    """(GiB by category, peak bytes) of one device's program."""
     mem = compiled.memory_analysis()
-    rows = rows_micro * cfg.gradient_accumulation_steps
-    raw = _flops(compiled)
-    L = model_cfg.num_hidden_layers
-    # scans (layers, loss blocks) are counted once by cost_analysis: count from unrolled compiles instead
-    flat = dataclasses.replace(cfg, scan_layers=False, loss_block_size=cfg.max_seq_length)
-    if L > 2:
-        f1, f2 = (_flops(_compile(flat, model_cfg.replace(num_hidden_layers=k, scan_layers=False), devices)[0])
-                  for k in (1, 2))
-        compiled_flops, method = f1 + (L - 1) * (f2 - f1), "unrolled 1- and 2-layer compiles, extrapolated to L"
-    elif cfg.scan_layers or cfg.loss_block_size < cfg.max_seq_length:
-        compiled_flops = _flops(_compile(flat, model_cfg.replace(scan_layers=False), devices)[0])
-        method = "an unrolled compile (no layer scan, one loss block)"
-    else:
-        compiled_flops, method = raw, "cost_analysis of the compiled step (no scan)"
     per_device = {
         "argument_gib": mem.argument_size_in_bytes / GIB, "output_gib": mem.output_size_in_bytes / GIB,
         "alias_gib": mem.alias_size_in_bytes / GIB, "temp_gib": mem.temp_size_in_bytes / GIB,
@@ -98,30 +92,164 @@ def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None) -> dict[str
     peak = max(getattr(mem, "peak_memory_in_bytes", 0) or 0, mem.argument_size_in_bytes + mem.output_size_in_bytes
                - mem.alias_size_in_bytes + mem.temp_size_in_bytes)  # CPU reports no true peak
     per_device["peak_gib"] = peak / GIB
-    theory = theory_flops(model_cfg, rows, cfg.max_seq_length, cfg.remat)
-    # cost_analysis is per device program on SPMD: scale to all devices
-    total_compiled = compiled_flops * len(devices)
+    return per_device, peak
+
+
+def causal_block_fraction(seq: int, window: int | None, block: int) -> float:
+    """The share of [T, T] score blocks a block-sparse kernel computes under a causal (and window) mask."""
+    n = -(-seq // block)
+    reach = n if window is None else min(n, -(-window // block) + 1)  # key blocks a query block may touch
+    kept = sum(min(i + 1, reach) for i in range(n))
+    return kept / (n * n)
+
+
+def theory_flops(model_cfg, rows: int, seq: int, remat: str) -> dict[str, float]:
+    """Per step, all devices: model 6·N·tokens, the MFU numerator, attention (full T×S masked as an XLA program
+    computes it; causal half, as MFU counts it), and the remat recompute."""
+    tokens = rows * seq
+    n = model_cfg.num_params()
+    n_matmul = n - model_cfg.vocab_size * model_cfg.hidden_size * (0 if model_cfg.tie_word_embeddings else 1)
+    L, h, d = model_cfg.num_hidden_layers, model_cfg.num_attention_heads, model_cfg.head_dim
+    attn_fwd_full = 4.0 * rows * seq * seq * h * d * L  # QKᵀ and PV over every key
+    model = 6.0 * n * tokens
+    recompute = (2.0 * (n_matmul - model_cfg.vocab_size * model_cfg.hidden_size) * tokens + attn_fwd_full
+                 if remat == "full" else 0.0)  # the layers' forward once more (the head is outside the remat)
+    return {"model_6NT": model, "model_6NmatmulT_plus_causal_attention": 6.0 * n_matmul * tokens + 1.5 * attn_fwd_full,
+            "attention_full": 3 * attn_fwd_full, "attention_causal": 1.5 * attn_fwd_full,
+            "remat_recompute": recompute, "expected_xla": 6.0 * n_matmul * tokens + 3 * attn_fwd_full + recompute}
+
+
+def kernel_flops(model_cfg, rows: int, seq: int, remat: str) -> float:
+    """Analytic FLOPs of the splash kernel per step (all devices): the blocks it computes, forward + backward."""
+    from train_jax.attention import splash_block
+
+    block = splash_block(seq) or seq
+    frac = causal_block_fraction(seq, model_cfg.sliding_window, block)
+    fwd = 4.0 * rows * seq * seq * model_cfg.num_attention_heads * model_cfg.head_dim * model_cfg.num_hidden_layers
+    return fwd * frac * (1.0 + SPLASH_BWD_OVER_FWD + (1.0 if remat == "full" else 0.0))
+
+
+def count_flops(cfg: TrainConfig, model_cfg, devices) -> dict[str, Any]:
+    """FLOPs per step per device program, counted per layer from unrolled compiles (see the module docstring)."""
+    L = model_cfg.num_hidden_layers
+    flat = dataclasses.replace(cfg, scan_layers=False, loss_block_size=cfg.max_seq_length,
+                               gradient_accumulation_steps=1)
+    micro = cfg.gradient_accumulation_steps
+    if L > 2:
+        c1, c2 = (_compile(flat, model_cfg.replace(num_hidden_layers=k, scan_layers=False), devices)[0] for k in (1, 2))
+        f1, f2 = _flops(c1), _flops(c2)
+        per_layer, outside = f2 - f1, 2 * f1 - f2
+        calls = kernel_calls(c2) - kernel_calls(c1)
+        method = "per layer from unrolled 1- and 2-layer compiles: F1 + (L-1)(F2-F1)"
+    else:
+        c = _compile(flat, model_cfg.replace(scan_layers=False), devices)[0]
+        per_layer, outside, calls = _flops(c) / L, 0.0, kernel_calls(c) // max(L, 1)
+        method = f"an unrolled {L}-layer compile (no layer scan, one loss block)"
+    if micro > 1:
+        method += f", × {micro} micro-batches (accumulation scan unrolled by count)"
+    return {"per_device": micro * (outside + L * per_layer), "per_layer_per_device": per_layer,
+            "outside_layers_per_device": outside, "kernel_calls_per_layer": calls, "count_method": method}
+
+
+def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None, *, flops: bool = True,
+         hbm_bytes: float | None = None) -> dict[str, Any]:
+    """Compile the train step of `cfg` for `topology`; memory per device, fit, FLOPs and ideal step time.
+
+    `flops=False` skips the extra unrolled compiles (memory and fit only); `hbm_bytes` overrides the chip's HBM
+    (and gives simulated CPU devices one, for a what-if)."""
+    from train_jax.trainer import _model_config
+
+    topo = parse_topology(topology) if isinstance(topology, str) else topology
+    model_cfg = model_cfg or _model_config(cfg)[0]
+    devices = topo.devices()
+    compiled, mesh, rows_micro = _compile(cfg, model_cfg, devices)
+    per_device, peak = memory_per_device(compiled)
+    rows = rows_micro * cfg.gradient_accumulation_steps
+    hbm = hbm_bytes if hbm_bytes is not None else topo.hbm_bytes
     out: dict[str, Any] = {
         "topology": topo.name, "platform": topo.platform, "devices": len(devices), "mesh": dict(mesh.shape),
         "params": model_cfg.num_params(), "per_device_batch": cfg.per_device_train_batch_size,
         "accumulation": cfg.gradient_accumulation_steps, "seq": cfg.max_seq_length, "rows_per_step": rows,
-        "remat": cfg.remat, "scan_layers": cfg.scan_layers, "compute_dtype": cfg.compute,
+        "remat": cfg.remat, "scan_layers": cfg.scan_layers, "compute_dtype": cfg.compute, "attention": cfg.attention,
         "loss_block_size": cfg.loss_block_size, "memory_per_device": per_device,
-        "hbm_gib": None if topo.hbm_bytes is None else topo.hbm_bytes / GIB,
-        "flops": {"compiled_all_devices": total_compiled, "compiled_raw_cost_analysis_per_device": raw,
-                  "count_method": method, **theory},
+        "hbm_gib": None if hbm is None else hbm / GIB,
     }
-    if topo.hbm_bytes is not None:
-        out["fits"] = peak <= topo.hbm_bytes
-        out["headroom"] = 1.0 - peak / topo.hbm_bytes
+    if hbm is not None:
+        out["fits"] = peak <= hbm
+        out["headroom"] = 1.0 - peak / hbm
+    if not flops:
+        return out
+    counted = count_flops(cfg, model_cfg, devices)
+    theory = theory_flops(model_cfg, rows, cfg.max_seq_length, cfg.remat)
+    compiled_all = counted["per_device"] * len(devices)  # SPMD: cost_analysis is one device's program
+    kernel = kernel_flops(model_cfg, rows, cfg.max_seq_length, cfg.remat) if counted["kernel_calls_per_layer"] else 0.0
+    f = {"compiled_all_devices": compiled_all, "compiled_raw_cost_analysis_per_device": _flops(compiled),
+         "kernel_analytic": kernel, "executed": compiled_all + kernel,
+         "kernel_note": (f"{counted['kernel_calls_per_layer']} Pallas custom call(s) per layer, not counted by "
+                         "cost_analysis: attention kernel FLOPs added analytically" if kernel else "no custom calls"),
+         **counted, **theory}
+    f.pop("per_device")
+    out["flops"] = f
     if topo.peak_flops is not None:
-        out["ideal_step_s"] = total_compiled / (topo.peak_flops * len(devices))
-        out["ideal_step_s_model_flops"] = theory["model_6NT"] / (topo.peak_flops * len(devices))
+        peak_all = topo.peak_flops * len(devices)
+        out["ideal_step_s"] = f["executed"] / peak_all
+        out["ideal_step_s_model_flops"] = theory["model_6NmatmulT_plus_causal_attention"] / peak_all
     return out
 
 
+def find_max_batch(cfg: TrainConfig, topology: Topology | str, *, hbm_bytes: float | None = None, limit: int = 1024,
+                   say: Callable[[str], None] = print) -> dict[str, Any]:
+    """The largest per-device batch whose step fits the HBM: {max_batch, tried: [{batch, peak_gib, fits}]}."""
+    from train_jax.trainer import _model_config
+
+    topo = parse_topology(topology) if isinstance(topology, str) else topology
+    hbm = hbm_bytes if hbm_bytes is not None else topo.hbm_bytes
+    if hbm is None:
+        raise ValueError(f"--find-max-batch: {topo.name} has no HBM size; give one with --hbm-gib")
+    model_cfg = _model_config(cfg)[0]
+    seen: dict[int, float] = {}
+
+    def peak_at(b: int) -> float:
+        if b not in seen:
+            p = plan(dataclasses.replace(cfg, per_device_train_batch_size=b), topo, model_cfg, flops=False,
+                     hbm_bytes=hbm)
+            seen[b] = p["memory_per_device"]["peak_gib"] * GIB
+            say(f"find-max-batch: {b} rows/device → peak {seen[b] / GIB:.2f} GiB "
+                f"({'fits' if seen[b] <= hbm else 'does not fit'} {hbm / GIB:.2f})")
+        return seen[b]
+
+    def predict() -> int:  # the edge of the line through the two compiles nearest to it
+        fits = [b for b in seen if seen[b] <= hbm]
+        over = [b for b in seen if seen[b] > hbm]
+        pts = sorted(seen, key=lambda b: abs(seen[b] - hbm))[:2]
+        lo, hi = (max(fits) if fits else 0), (min(over) if over else limit + 1)
+        if len(pts) == 2 and pts[0] != pts[1] and seen[pts[0]] != seen[pts[1]]:
+            a, b = sorted(pts)
+            slope = (seen[b] - seen[a]) / (b - a)
+            guess = a + math.floor((hbm - seen[a]) / slope) if slope > 0 else hi - 1
+        else:
+            guess = lo * 2 if lo else max(1, hi // 2)
+        return min(max(guess, lo + 1), hi - 1) if hi - lo > 1 else lo
+
+    b = max(1, min(cfg.per_device_train_batch_size, limit))
+    peak_at(b)
+    peak_at(max(1, b // 2) if seen[b] > hbm else min(limit, 2 * b))
+    while True:
+        fits = [x for x in seen if seen[x] <= hbm]
+        over = [x for x in seen if seen[x] > hbm]
+        lo, hi = (max(fits) if fits else 0), (min(over) if over else limit + 1)
+        if hi - lo <= 1:
+            break
+        if not fits and min(seen) == 1:
+            break
+        peak_at(predict())
+    lo = max([x for x in seen if seen[x] <= hbm], default=0)
+    return {"topology": topo.name, "hbm_gib": hbm / GIB, "max_batch": lo, "limit": limit,
+            "tried": [{"batch": x, "peak_gib": seen[x] / GIB, "fits": seen[x] <= hbm} for x in sorted(seen)]}
+
+
 def format_plan(p: dict[str, Any]) -> str:
-    m, f = p["memory_per_device"], p["flops"]
+    m = p["memory_per_device"]
     lines = [
         f"plan: {p['topology']} ({p['devices']} devices, mesh {p['mesh']}), {p['params'] / 1e9:.2f}B params, "
         f"{p['per_device_batch']} rows/device × {p['accumulation']} micro × {p['seq']} tokens, remat {p['remat']}",
@@ -130,14 +258,26 @@ def format_plan(p: dict[str, Any]) -> str:
     if p.get("hbm_gib") is not None:
         verdict = "fits" if p["fits"] else "does NOT fit"
         lines.append(f"HBM {p['hbm_gib']:.2f} GiB: {verdict} (headroom {100 * p['headroom']:.1f}%)")
-    lines.append(f"FLOPs/step: compiled {f['compiled_all_devices']:.3e} ({f['count_method']}); model 6·N·tokens "
-                 f"{f['model_6NT']:.3e}; attention full {f['attention_full']:.3e} / causal {f['attention_causal']:.3e}; "
-                 f"remat recompute {f['remat_recompute']:.3e}; ratio compiled/6NT "
-                 f"{f['compiled_all_devices'] / f['model_6NT']:.2f}")
+    if "flops" in p:
+        f = p["flops"]
+        lines += [
+            f"FLOPs/step counted {f['compiled_all_devices']:.3e} ({f['count_method']}); {f['kernel_note']}"
+            + (f" {f['kernel_analytic']:.3e}" if f["kernel_analytic"] else "") + f"; executed {f['executed']:.3e}",
+            f"FLOPs/step theory: model 6·N·tokens {f['model_6NT']:.3e}; MFU numerator (6·N_matmul·tokens + causal "
+            f"attention) {f['model_6NmatmulT_plus_causal_attention']:.3e}; attention full T×S {f['attention_full']:.3e}"
+            f" / causal {f['attention_causal']:.3e}; remat recompute {f['remat_recompute']:.3e}; executed / MFU "
+            f"numerator {f['executed'] / f['model_6NmatmulT_plus_causal_attention']:.2f}",
+        ]
     if "ideal_step_s" in p:
-        lines.append(f"ideal step at peak: {p['ideal_step_s']:.3f}s compiled FLOPs, {p['ideal_step_s_model_flops']:.3f}s "
-                     "model FLOPs")
+        lines.append(f"ideal step at chip peak: {p['ideal_step_s_model_flops']:.3f}s for the MFU numerator (100% MFU), "
+                     f"{p['ideal_step_s']:.3f}s for the executed FLOPs")
     return "\n".join(lines)
+
+
+def format_max_batch(r: dict[str, Any]) -> str:
+    tried = ", ".join(f"{t['batch']}: {t['peak_gib']:.2f}{'' if t['fits'] else ' (no)'}" for t in r["tried"])
+    return (f"largest per-device batch that fits {r['topology']} ({r['hbm_gib']:.2f} GiB): {r['max_batch']}"
+            f" (compiled: {tried})")
 
 
 def write_json(p: dict[str, Any], path: str | Path) -> None:
@@ -148,4 +288,5 @@ def write_json(p: dict[str, Any], path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["plan", "format_plan", "write_json", "theory_flops"]
+__all__ = ["plan", "find_max_batch", "format_plan", "format_max_batch", "write_json", "theory_flops",
+           "kernel_flops", "count_flops", "causal_block_fraction"]
