@@ -21,6 +21,7 @@ import numpy as np
 from flax import nnx
 
 from train_jax.attention import AttentionMask, folded_segment_ids, fused_attention
+from train_jax.attention_chunks import by_query_chunks
 from train_jax.config import ModelConfig
 from train_jax.sharding import constrain
 
@@ -171,7 +172,7 @@ class Attention(nnx.Module):
             fresh = mask._replace(dense=mask.dense[..., :t])
             out = fused_attention(q, k[:, :t], v[:, :t], fresh, cfg.sliding_window)
         else:
-            out = reference_attention(q, k, v, mask.dense)
+            out = by_query_chunks(reference_attention, q, k, v, mask.dense)  # whole unless a train step chunks
         out = constrain(out, ACT_Q)
         return self.o_proj(out.reshape(b, t, cfg.num_attention_heads * cfg.head_dim)), new_cache
 

@@ -21,6 +21,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 
+from train_jax.attention_chunks import query_chunks
 from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_token_nll
 from train_jax.model import Mistral
 from train_jax.sharding import (
@@ -68,8 +69,11 @@ def make_train_step(
     rules=DEFAULT_RULES,
     grad_shardings: Any = None,
     loss_block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+    attention_query_block: int = 0,
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
-    """step(state, batch) → (state, metrics); batch arrays are [micro-batches, rows, tokens]."""
+    """step(state, batch) → (state, metrics); batch arrays are [micro-batches, rows, tokens].
+
+    `attention_query_block` > 0 runs XLA attention that many queries at a time (train_jax.attention_chunks)."""
     grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size), has_aux=True)
 
     def constrain_grads(g):
@@ -95,11 +99,12 @@ def make_train_step(
         return grads, nll, count
 
     def step(state: TrainState, batch: dict[str, jax.Array]):
-        if mesh is not None:
-            with activation_sharding(mesh, rules):
+        with query_chunks(attention_query_block):
+            if mesh is not None:
+                with activation_sharding(mesh, rules):
+                    grads, nll, count = gradients(state.params, batch)
+            else:
                 grads, nll, count = gradients(state.params, batch)
-        else:
-            grads, nll, count = gradients(state.params, batch)
         denom = jnp.maximum(count, 1.0)
         grads = jax.tree.map(lambda g: g / denom, grads)
         grad_norm = optax.tree.norm(grads)

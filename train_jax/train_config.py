@@ -127,6 +127,7 @@ class TrainConfig:
     remat_policy: str | None = None  # none | full | dots | dots_no_batch; default from gradient_checkpointing
     scan_layers: bool = False
     loss_block_size: int = 512  # sequence positions per cross-entropy block (train_jax.loss): logits never whole
+    attention_query_block: int = 0  # XLA attention this many queries at a time in training (0: whole; attention_chunks)
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
     async_checkpointing: bool = True
     compilation_cache_dir: str | None = None  # persistent XLA cache: a resumed run skips recompiling
@@ -272,6 +273,8 @@ def _validate(cfg: TrainConfig) -> None:
             raise bad(key, "expected an integer ≥ 1")
     if cfg.max_seq_length < 8:
         raise bad("max_seq_length", "expected an integer ≥ 8")
+    if cfg.attention_query_block < 0:
+        raise bad("attention_query_block", "expected 0 (whole) or a positive number of queries per block")
     if cfg.logging_steps <= 0:
         raise bad("logging_steps", "expected a positive number (a float below 1 is a fraction of all steps)")
     if cfg.max_steps == 0 or (cfg.max_steps < 0 and cfg.num_train_epochs <= 0):

@@ -334,7 +334,7 @@ def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, 
     b_shard = batch_sharding(mesh, shape, rules)
     step_fn = jit_train_step(
         make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params,
-                        loss_block_size=cfg.loss_block_size),
+                        loss_block_size=cfg.loss_block_size, attention_query_block=cfg.attention_query_block),
         shardings, b_shard, mesh,
     )
     abstract_batch = {k: jax.ShapeDtypeStruct(shape, np.float32 if k == "weights" else np.int32, sharding=b_shard)
