@@ -62,3 +62,26 @@ def ensure_base_dir(out: str | Path, path: str | Path = DEFAULT_TINY) -> Path:
     save_hf(model, out, tokenizer=True, overwrite=True)
     (out / "init.json").write_text(json.dumps(want, indent=2) + "\n")
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m train_jax.tiny --out DIR [--config FILE]`: write the seeded model as an HF directory (used by the
+    pipeline's base stage)."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m train_jax.tiny", description=main.__doc__)
+    ap.add_argument("--out", required=True, help="HF directory to write (reused when its shape and seed match)")
+    ap.add_argument("--config", default=str(DEFAULT_TINY), help="YAML file with a 'model:' section (default tiny)")
+    args = ap.parse_args(argv)
+    try:
+        out = ensure_base_dir(args.out, args.config)
+    except ConfigError as e:
+        print(f"python -m train_jax.tiny: {e}", file=sys.stderr)
+        return 2
+    print(f"[pipeline] base: model of {args.config} written to {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.pipeline import PipelineError, load_pipeline_config, main
+from pipeline.config import PipelineError, load_pipeline_config
+from pipeline.run import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp: Path, run_dir: Path) -> Path:
@@ -98,12 +99,36 @@ def test_unknown_pipeline_keys_are_errors_that_list_the_valid_ones(tmp_path, cap
     assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
 
 
+@pytest.mark.parametrize("cfg, message", [
+    ({"data": {}}, r"'run_dir' is required"),
+    ({"run_dir": "r", "merge": {"drop_rate": "high"}}, r"'merge.drop_rate' must be a number, got 'high'"),
+    ({"run_dir": "r", "train": {"devices": 2.5}}, r"'train.devices' must be an integer, got 2.5"),
+    ({"run_dir": "r", "merge": {"rescale": "yes"}}, r"'merge.rescale' must be true or false"),
+    ({"run_dir": "r", "train": {"overrides": [1]}}, r"'train.overrides' must be a mapping"),
+    ({"run_dir": "r", "eval": {"demo": {"limt": 2}}}, r"unknown key\(s\) \['limt'\] in 'eval.demo'"),
+    ({"run_dir": "r", "epochs": 2}, r"unknown key\(s\) \['epochs'\]; valid: \['base', 'data'"),
+    ({"run_dir": "r", "data": {"corpora": [1]}}, r"'data.corpora' must be a list of strings"),
+])
+def test_typed_config_errors_name_the_file_and_the_dotted_key(tmp_path, cfg, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(PipelineError, match=str(path).replace(".", r"\.") + ": .*" + message):
+        load_pipeline_config(path)
+
+
+def test_config_values_are_typed_with_defaults():
+    cfg = load_pipeline_config(REPO / "configs" / "demo.yaml")
+    assert cfg.merge.drop_rate == 0.2 and isinstance(cfg.merge.seed, int) and cfg.merge.rescale is True
+    assert cfg.eval.demo is not None and cfg.eval.demo.data_dir == "demo"
+    assert isinstance(cfg.train.overrides, dict) and cfg.train.config.endswith(".yaml")
+
+
 def _stage_fingerprints(cfg_path: Path) -> dict[str, str]:
-    from eval.pipeline import STAGES, Pipeline
+    from pipeline.run import STAGES, Pipeline
 
     pipe = Pipeline(load_pipeline_config(cfg_path), cfg_path, progress=False)
     for stage in STAGES:
-        pipe.fingerprints[stage] = pipe._fingerprint(stage)
+        pipe.fingerprints[stage] = pipe.fingerprint(stage)
     return dict(pipe.fingerprints)
 
 
