@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 ceil.append((c0 + matmul_gflops()) / 2)
         ours_tps = batch * NEW_TOKENS / statistics.median(ours_t)
         peer_tps = batch * NEW_TOKENS / statistics.median(peer_t)
-        ratios = [p / o for o, p in zip(ours_t, peer_t)]  # per interleaved pair: same machine state
+        ratios = [p / o for o, p in zip(ours_t, peer_t, strict=True)]  # per interleaved pair: same machine state
         rows.append((batch, ours_tps, peer_tps, statistics.median(ratios), min(ceil), max(ceil)))
 
     print(f"model: {n_params / 1e6:.1f}M-parameter Mistral, fp32; prompts {PROMPT_LEN} + {NEW_TOKENS} new tokens")

@@ -70,7 +70,7 @@ def run_vllm(out: Path) -> None:
     data = json.loads((out / "prompts.json").read_text())
     gen = VllmGenerator(out / "model", max_new_tokens=MAX_NEW_TOKENS, dtype="float32", max_model_len=2048)
     # vLLM's own tokenization of the rendered text must give the same ids we feed both engines.
-    same_ids = [gen.tokenizer(t)["input_ids"] == ids for t, ids in zip(data["texts"].values(), data["ids"])]
+    same_ids = [gen.tokenizer(t)["input_ids"] == ids for t, ids in zip(data["texts"].values(), data["ids"], strict=True)]
     result = {"version": version, "outputs": gen.generate_ids(data["ids"]), "tokenization_matches": same_ids}
     (out / "vllm.json").write_text(json.dumps(result) + "\n")
     print(f"vllm {version}: generated {len(result['outputs'])} continuations")

@@ -38,7 +38,7 @@ def recipe_of(plan: Plan) -> dict:
         "base": {"path": cfg.base_model, "fingerprint": plan.base.fingerprint()},
         "models": [
             {"path": m.path, **_resolved(cfg, m), "fingerprint": src.fingerprint()}
-            for m, src in zip(cfg.finetuned(), plan.finetuned)
+            for m, src in zip(cfg.finetuned(), plan.finetuned, strict=True)
         ],
         "slots": None if plan.slots is None else ["base" if s is None else s for s in plan.slots],
         "rescale": cfg.effective_rescale,

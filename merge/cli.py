@@ -71,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
     models = list(cfg.models)
     base = args.base or cfg.base_model
     if args.base:
-        models = [replace(m, path=args.base) if b else m for m, b in zip(models, is_base)]
+        models = [replace(m, path=args.base) if b else m for m, b in zip(models, is_base, strict=True)]
     if args.finetuned:
         n_ft = sum(not b for b in is_base)
         if n_ft and n_ft != len(args.finetuned):
@@ -79,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
                              f"{n_ft} fine-tuned model(s)")
         if n_ft:
             it = iter(args.finetuned)
-            models = [m if b else replace(m, path=next(it)) for m, b in zip(models, is_base)]
+            models = [m if b else replace(m, path=next(it)) for m, b in zip(models, is_base, strict=True)]
         else:
             models += [ModelSpec(p) for p in args.finetuned]
             is_base += [False] * len(args.finetuned)
@@ -87,7 +87,7 @@ def config_from_args(args: argparse.Namespace) -> MergeConfig:
         models = [
             m if b and args.config
             else replace(m, weight=args.weight if args.weight is not None else m.weight, **sparsity)
-            for m, b in zip(models, is_base)
+            for m, b in zip(models, is_base, strict=True)
         ]
     return with_overrides(
         cfg,

@@ -69,7 +69,7 @@ def split_segments(plan: Plan, chunks: list[Chunk], n: int) -> list[list[Chunk]]
     total = sum(sizes)
     segments: list[list[Chunk]] = [[] for _ in range(n)]
     acc = 0
-    for c, s in zip(chunks, sizes):
+    for c, s in zip(chunks, sizes, strict=True):
         k = min(n - 1, int(acc * n / max(1, total)))
         segments[k].append(c)
         acc += s
@@ -131,7 +131,7 @@ class _Worker:
                 self.process(chunk, base, fts)
 
     def _check_finite(self, t: TensorPlan, chunk: Chunk, arrays: list[np.ndarray], labels: list[str]) -> None:
-        for a, label in zip(arrays, labels):
+        for a, label in zip(arrays, labels, strict=True):
             bad = np.flatnonzero(~np.isfinite(a))
             if bad.size:
                 raise MergeError(f"{label}: tensor {t.name} has NaN/Inf at element {chunk.r0 * t.row_len + bad[0]}")

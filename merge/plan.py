@@ -111,7 +111,7 @@ class Plan:
             dt, _ = self.base.tensors[t.name]
             total += t.base_rows * t.row_len * itemsize(dt)
             if t.merged:
-                for src, r in zip(self.finetuned, t.model_rows):
+                for src, r in zip(self.finetuned, t.model_rows, strict=True):
                     total += min(r, t.rows) * t.row_len * itemsize(src.tensors[t.name][0])
         return total
 
@@ -132,7 +132,7 @@ class Plan:
             *[f"model {j}   {src.path} ({src.kind}, weight {_setting(m.weight, self.cfg.weight, 1.0)}, "
               + (f"density {_setting(m.density, self.cfg.density, None)}" if _is_density(m, self.cfg)
                  else f"drop_rate {_setting(m.drop_rate, self.cfg.drop_rate, 0.0)}") + ")"
-              for j, (src, m) in enumerate(zip(self.finetuned, self.cfg.finetuned()))],
+              for j, (src, m) in enumerate(zip(self.finetuned, self.cfg.finetuned(), strict=True))],
             f"tensors   {len(self.tensors)} ({len(merged)} merged, {len(self.tensors) - len(merged)} copied from base)",
             f"elements  {sum(t.numel for t in self.tensors):,}",
             f"read      {self.in_bytes / 1e9:.2f} GB, write {self.out_bytes / 1e9:.2f} GB "

@@ -238,7 +238,7 @@ class ShardWriter:
         self.fds: list[int] = []
         self.direct_fds: list[int | None] = []  # O_DIRECT descriptors of the same shards (None: not supported)
         self.total_size = 0
-        for idx, (fname, group) in enumerate(zip(self.file_names, groups)):
+        for idx, (fname, group) in enumerate(zip(self.file_names, groups, strict=True)):
             header: dict = {"__metadata__": dict(metadata)}
             pos = 0
             for name, dtype, shape in group:

@@ -152,7 +152,7 @@ def _group_stats(split: str, family: str, corpus: str, lines: list[str], lengths
     stats = GroupStats(split, family, corpus, len(lines))
     if lengths is None or not lines:
         return stats
-    prompts, answers, totals = zip(*(lengths(json.loads(line)) for line in lines))
+    prompts, answers, totals = zip(*(lengths(json.loads(line)) for line in lines), strict=True)
     stats.prompt_tokens, stats.answer_tokens, stats.total_tokens = (
         _summary(list(x)) for x in (prompts, answers, totals))
     stats.over_max_seq_length = sum(t > max_len for t in totals)

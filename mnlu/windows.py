@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 CountTokens = Callable[[str], int]
 Span = tuple[int, int]
@@ -139,7 +140,7 @@ def _atoms(text: str, a: int, b: int, level: int, max_tokens: int, count: CountT
     for c in cuts:
         strength.setdefault(c, level)
     bounds = [a, *cuts, b]
-    for u_a, u_b in zip(bounds, bounds[1:]):
+    for u_a, u_b in pairwise(bounds):
         _atoms(text, u_a, u_b, level + 1, max_tokens, count, blocked, atoms, strength)
 
 

@@ -87,8 +87,9 @@ def _simulated_cpu_devices(args: list[str]) -> None:
     """`--topology cpu:N`: ask XLA for N host devices; this must happen before jax is first imported."""
     import os
     import re
+    from itertools import pairwise
 
-    for flag, value in zip(args, args[1:]):
+    for flag, value in pairwise(args):
         m = re.fullmatch(r"cpu:(\d+)", value) if flag == "--topology" else None
         if m and "jax" not in sys.modules:
             extra = f"--xla_force_host_platform_device_count={m.group(1)}"

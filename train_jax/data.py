@@ -106,7 +106,7 @@ def tokenize_records(
     def flush() -> None:
         nonlocal truncated, dropped
         texts = [render_chat(r["messages"]) for r, _ in batch]
-        for (record, where), enc in zip(batch, tokenizer.encode_batch(texts, add_special_tokens=True)):
+        for (record, where), enc in zip(batch, tokenizer.encode_batch(texts, add_special_tokens=True), strict=True):
             mask = target_mask(record["messages"], enc.offsets, enc.ids, where, assistant_only=assistant_only)
             ids = np.asarray(enc.ids, np.int32)
             if len(ids) > max_seq_length:

@@ -284,7 +284,7 @@ class Mistral(nnx.Module):
         cos, sin = rope_tables(positions, self.config.head_dim, self.config.rope_theta)
         x = self.embed_tokens(ids)
         new_cache = []
-        for layer, (k_c, v_c) in zip(self.layers, cache):
+        for layer, (k_c, v_c) in zip(self.layers, cache, strict=True):
             x, kv = layer(x, cos, sin, mask, cache=(k_c, v_c, cache_index))
             new_cache.append(kv)
         if last_only:  # a prefill needs only the next token's logits: skip the vocab matmul elsewhere

@@ -81,7 +81,7 @@ def make_mesh(shape: dict[str, int] | None = None, devices: Sequence[jax.Device]
             raise ValueError(f"{len(devices)} devices do not divide into mesh {shape}")
         sizes[sizes.index(-1)] = len(devices) // known
     if int(np.prod(sizes)) != len(devices):
-        raise ValueError(f"mesh {dict(zip(MESH_AXES, sizes))} needs {int(np.prod(sizes))} devices; have {len(devices)}")
+        raise ValueError(f"mesh {dict(zip(MESH_AXES, sizes, strict=True))} needs {int(np.prod(sizes))} devices; have {len(devices)}")
     return Mesh(np.asarray(devices).reshape(sizes), MESH_AXES)
 
 

@@ -48,7 +48,7 @@ def _place_all(tokens, spans, tag_of, avoid_by_type=None):
                 unaligned.append((type_name, span))
                 continue
             pos = -1
-            masks = [free] if avoid is None else [[f and not a for f, a in zip(free, avoid)], free]
+            masks = [free] if avoid is None else [[f and not a for f, a in zip(free, avoid, strict=True)], free]
             for mask in masks:
                 for start, fold in ((cursor, False), (0, False), (cursor, True), (0, True)):
                     pos = _find(tokens, words, start, mask, fold)

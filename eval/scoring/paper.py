@@ -157,7 +157,7 @@ def _score_spans(rows, rec: Mapping[str, Any], fp: list, fn: list) -> None:
                         moved[i] = line
                         break
         preds = moved
-    for r, p in zip(refs, preds):
+    for r, p in zip(refs, preds, strict=True):
         _score_span_line(rows, r, p, rec["type"], pico, fp, fn)
 
 

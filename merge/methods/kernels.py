@@ -37,7 +37,7 @@ def linear(models: list[np.ndarray], weights: list[float], normalize: bool, out:
     """sum_i w_i * M_i, divided by sum_i w_i when normalising (mergekit `linear`)."""
     w32 = [np.float32(w) for w in weights]
     np.multiply(models[0], w32[0], out=out)
-    for m, w in zip(models[1:], w32[1:]):
+    for m, w in zip(models[1:], w32[1:], strict=True):
         np.multiply(m, w, out=scratch)
         np.add(out, scratch, out=out)
     if normalize:
@@ -76,7 +76,7 @@ def ties_combine(base: np.ndarray, nds: list[np.ndarray], weights: list[float], 
     of that sign, sum them, divide by the sum of the agreeing weights when normalising, scale by lambda, add to
     base. `nds` hold negated deltas and are overwritten with negated weighted ones."""
     w32 = [np.float32(w) for w in weights]
-    for nd, w in zip(nds, w32):
+    for nd, w in zip(nds, w32, strict=True):
         np.multiply(nd, w, out=nd)  # -(w_j delta_j)
     np.copyto(work, nds[0])
     for nd in nds[1:]:
@@ -85,7 +85,7 @@ def ties_combine(base: np.ndarray, nds: list[np.ndarray], weights: list[float], 
     want = np.where(np.less_equal(work, 0), SIGN, np.uint32(0)).astype(np.uint32)
     out.fill(0)
     divisor.fill(0)
-    for nd, w in zip(nds, w32):
+    for nd, w in zip(nds, w32, strict=True):
         np.bitwise_and(nd.view(np.uint32), SIGN, out=mask)
         agree = np.equal(mask, want)
         np.logical_and(agree, np.not_equal(nd, 0), out=agree)

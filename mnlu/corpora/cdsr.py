@@ -105,7 +105,7 @@ def _from_recipe_output(root: Path, ctx: ConvertContext) -> Iterator[TaskItem]:
         targets = target_path.read_text(encoding="utf-8").splitlines()
         if len(sources) != len(targets):
             raise FormatError(target_path, f"{len(targets)} lines; {source_path.name} has {len(sources)}")
-        for line, (source, target) in enumerate(zip(sources, targets), start=1):
+        for line, (source, target) in enumerate(zip(sources, targets, strict=True), start=1):
             if not source.strip() or not target.strip():
                 ctx.bad(FormatError(source_path, "empty source or target", line=line))
                 continue

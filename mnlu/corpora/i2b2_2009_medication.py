@@ -118,7 +118,7 @@ def _resolve_entry(entry: MedicationEntry, grid: TokenGrid, where: str) -> tuple
         value = entry.fields.get(key)
         if value is None or not value.mentioned:
             continue
-        for (b, e), fragment in zip(value.positions, value.fragments):
+        for (b, e), fragment in zip(value.positions, value.fragments, strict=True):
             fs, fe = resolve(grid, b, e, fragment, where=where,
                              line=entry.line, what=f"{key} ({span_type.name})", strip_period=True)
             args.append(Argument(Mention(fs, fe, span_type.name)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 from mnlu.corpora._clinical import (
@@ -122,7 +123,7 @@ def _document(split: str, doc_id: str, parts: dict[str, tuple[str, bytes]], ctx:
             continue
         members.sort(key=lambda m: (m.start, m.end))
         spans = {(m.start, m.end) for m in members}
-        for prev, cur in zip(members, members[1:]):
+        for prev, cur in pairwise(members):
             pairs.append((prev, cur, 0))
             negative = next((m for m in reversed(ordered) if m.end <= cur.start and m.label == prev.label
                              and (m.start, m.end) not in spans), None)

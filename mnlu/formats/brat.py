@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from mnlu.formats.errors import FormatError, OffsetMismatch, Report, raise_error
@@ -229,7 +230,7 @@ def parse_ann(
                 if len(parts) < 3:
                     raise FormatError(ann, "an equivalence needs a type and at least two ids", line=lineno)
                 members = parts[1:]
-                for a, b in zip(members, members[1:]):
+                for a, b in pairwise(members):
                     relations_raw.append(Relation(f"*{lineno}", parts[0], (("Arg1", a), ("Arg2", b)), lineno))
             elif kind in "AM":
                 parts = body.split()

@@ -187,7 +187,10 @@ def parse_medication_line(line: str, path: str, lineno: int) -> MedicationEntry:
         if key in fields:
             raise FormatError(path, f"field {key!r} given twice", line=lineno)
         nums = [TokenPos(int(a), int(b)) for a, b in _POSITION.findall(m.group(3))]
-        pairs = tuple(zip(nums[0::2], nums[1::2]))
+        if len(nums) % 2:
+            raise FormatError(path, f"field {key!r}: {len(nums)} line:token positions; expected begin/end pairs",
+                              line=lineno)
+        pairs = tuple(zip(nums[0::2], nums[1::2], strict=True))
         fields[key] = FieldValue(key, m.group(2), pairs)
         pos = m.end()
         if pos >= len(line):

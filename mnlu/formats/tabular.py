@@ -121,7 +121,7 @@ def read_delimited(
         if len(row) != len(names):
             report(FormatError(path, f"expected {len(names)} fields, got {len(row)}", line=start))
             continue
-        yield start, dict(zip(names, row))
+        yield start, dict(zip(names, row, strict=True))
 
 
 def _check_required(path: str | Path, names: Sequence[str], required: Sequence[str], line: int) -> None:

@@ -99,13 +99,13 @@ def test_ner_perturbed_equals_seqeval_on_aligned_tags(name, retype):
     cycle = [t.tag for t in types]
     retype_to = (lambda t: cycle[(cycle.index(t) + 1) % len(cycle)]) if retype else None
     perturbed = [_perturb_ner(it.gold.tags, retype_to) for it in its]
-    predictions = {it.prompt_id: _answer_from_tags(it, p, types) for it, p in zip(its, perturbed)}
+    predictions = {it.prompt_id: _answer_from_tags(it, p, types) for it, p in zip(its, perturbed, strict=True)}
     aligned = [align_spans(it.gold.tokens, parse_span_answer(predictions[it.prompt_id]), tag_of).tags for it in its]
     result = ds.official(its, predictions)
     assert result.details["unaligned"] == 0
     assert result.score == pytest.approx(100 * seqeval_f1([list(it.gold.tags) for it in its], aligned), abs=1e-9)
     # the alignment puts (nearly) every perturbed span back where it was
-    same = sum(a == list(p) for a, p in zip(aligned, perturbed))
+    same = sum(a == list(p) for a, p in zip(aligned, perturbed, strict=True))
     assert same / len(its) >= 0.98
     assert 30 < result.score < 90
 
@@ -116,7 +116,7 @@ def test_pico_perturbed_equals_sklearn_macro_f1_on_aligned_tags():
     labels = [f"I-{t.tag}" for t in PICO_TYPES]
     predictions, gold_all, pred_all = {}, [], []
     for k, it in enumerate(its):
-        spans = {t.name: list(s) for t, s in zip(PICO_TYPES, gold_spans(it.gold.tokens, it.gold.tags, PICO_TYPES).values())}
+        spans = {t.name: list(s) for t, s in zip(PICO_TYPES, gold_spans(it.gold.tokens, it.gold.tags, PICO_TYPES).values(), strict=True)}
         spans["Participants"] = spans["Participants"][::2]  # drop every second participant span
         spans["Outcomes"], spans["Interventions"] = spans["Interventions"][: k % 3], spans["Outcomes"]  # retype
         predictions[it.prompt_id] = span_answer([t.span_type for t in PICO_TYPES], spans)
@@ -198,7 +198,7 @@ def test_biosses_perturbed_equals_scipy():
     its = items("biosses")
     rng = np.random.default_rng(4)
     levels = [int(rng.integers(0, 5)) for _ in its]
-    predictions = {it.prompt_id: f"({LETTERS[v]}) {v}" for it, v in zip(its, levels)}
+    predictions = {it.prompt_id: f"({LETTERS[v]}) {v}" for it, v in zip(its, levels, strict=True)}
     result = DATASETS["biosses"].official(its, predictions)
     assert result.score == pytest.approx(100 * pearsonr(levels, [it.gold for it in its])[0], abs=1e-9)
 
@@ -209,7 +209,7 @@ def test_pubmedqa_swapped_equals_sklearn_accuracy():
     rng = np.random.default_rng(5)
     preds = [labels[(labels.index(it.gold) + (rng.random() < 0.3)) % 3] for it in its]
     predictions = {it.prompt_id: f"The answer is {p}." if k % 50 == 0 else _choice_answer(it, labels.index(p))
-                   for k, (it, p) in enumerate(zip(its, preds))}
+                   for k, (it, p) in enumerate(zip(its, preds, strict=True))}
     scored = [p if k % 50 else "<unparsed>" for k, p in enumerate(preds)]
     result = DATASETS["pubmedqa"].official(its, predictions)
     assert result.score == pytest.approx(100 * accuracy_score([it.gold for it in its], scored), abs=1e-9)
@@ -220,5 +220,5 @@ def test_malformed_model_outputs_are_wrong_and_counted():
     garbage = ["", "::::", "Chemical", "(Z) nothing", "\n\n...\n", "Chemical: ...", "None"]
     for name in ("bc5chem", "ebm_pico", "chemprot", "hoc", "biosses", "pubmedqa"):
         its = items(name, 7) if name != "chemprot" else items("chemprot")[:7]
-        result = DATASETS[name].official(its, {it.prompt_id: g for it, g in zip(its, garbage)})
+        result = DATASETS[name].official(its, {it.prompt_id: g for it, g in zip(its, garbage, strict=True)})
         assert result.n == 7 and result.unparsed >= 3, name

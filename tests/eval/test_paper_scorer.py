@@ -104,7 +104,7 @@ def test_accuracy_is_reference_contained_in_output():
 def test_sts_is_pearson_over_chosen_integers():
     opts = "0[SEP]1[SEP]2[SEP]3[SEP]4"
     refs, preds = ["(A) 0", "(C) 2", "(E) 4", "(D) 3"], ["(B) 1", "(C) 2", "(D) 3", "no marker"]
-    r = score_paper([rec(a, b, "STS", "sts", opts, str(i)) for i, (a, b) in enumerate(zip(refs, preds))])
+    r = score_paper([rec(a, b, "STS", "sts", opts, str(i)) for i, (a, b) in enumerate(zip(refs, preds, strict=True))])
     assert r.score == pytest.approx(pearsonr([0, 2, 4, 3], [1, 2, 3, 0])[0] * 100)  # no marker → first option, 0
     assert r.unparsed == 1
     constant = score_paper([rec("(A) 0", "(B) 1", "STS", "sts", opts, "a"), rec("(C) 2", "(B) 1", "STS", "sts", opts, "b")])

@@ -193,14 +193,14 @@ def test_dare_ties_matches_numpy_reference(models, tmp_path):
     params = [{"weight": 0.6, "drop_rate": 0.3}, {"weight": 0.9, "density": 0.6}]
     out = _merge(tmp_path, "dt", {"merge_method": "dare_ties", "base_model": str(base), "seed": seed,
                                   "parameters": {"lambda": lam},
-                                  "models": [{"model": str(f), "parameters": p} for f, p in zip(fts, params)]})
+                                  "models": [{"model": str(f), "parameters": p} for f, p in zip(fts, params, strict=True)]})
     got, B = load_tensors(out), load_tensors(base)
     Fs = [load_tensors(f) for f in fts]
     f32 = np.float32
     for name in B:
         n = B[name].size
         weighted = []
-        for j, (F, p) in enumerate(zip(Fs, params)):
+        for j, (F, p) in enumerate(zip(Fs, params, strict=True)):
             drop = p.get("drop_rate", 1.0 - p.get("density", 1.0))
             words = np.random.Philox(key=philox_key(seed, j, name)).random_raw((n + 1) // 2)
             draws = words.view(np.uint32)[:n]  # element e: 32-bit half e % 2 of Philox word e // 2

@@ -26,7 +26,7 @@ def test_linnaeus_sample():
     (["B-X", "I-Y", "O", "O"], [("a", "X"), ("b", "Y")]),
 ])
 def test_decoding(tags, expected):
-    content = "".join(f"{t}\t{g}\n" for t, g in zip("abcd", tags))
+    content = "".join(f"{t}\t{g}\n" for t, g in zip("abcd", tags, strict=True))
     (sent,) = parse_iob(content, path="x")
     assert [(sent.text[s:e], t) for s, e, t in sent.spans()] == expected
 

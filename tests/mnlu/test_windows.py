@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 def _check(text, spans, windows, max_tokens, count):
     assert windows == sorted(windows)
-    for (_, b1), (a2, _) in zip(windows, windows[1:]):
+    for (_, b1), (a2, _) in pairwise(windows):
         assert b1 <= a2
     for s, e in spans:
         if e > s:

@@ -35,7 +35,7 @@ def test_chunked_attention_equals_whole_forward_and_gradients(block):
     (l0, o0), g0 = jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True)(q, k, v, 0)
     (l1, o1), g1 = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True), static_argnums=3)(q, k, v, block)
     np.testing.assert_allclose(o1, o0, rtol=1e-6, atol=1e-6)
-    for a, b in zip(g1, g0):
+    for a, b in zip(g1, g0, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 

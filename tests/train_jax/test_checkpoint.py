@@ -47,7 +47,7 @@ def test_restore_onto_a_different_mesh_is_exact(tmp_path):
     new_shardings = state_shardings(pstate, tx, make_mesh({"data": 2, "fsdp": 2, "tensor": 2}))
     restored, data, meta = Checkpointer(tmp_path).restore(abstract_state(pstate, tx, new_shardings))
     assert int(restored.step) == 7 and data == {"epoch": 1, "row": 24} and meta["step"] == 7
-    for a, b, sh in zip(jax.tree.leaves(state), jax.tree.leaves(restored), jax.tree.leaves(new_shardings)):
+    for a, b, sh in zip(jax.tree.leaves(state), jax.tree.leaves(restored), jax.tree.leaves(new_shardings), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         assert b.sharding == sh
     q = restored.params["layers"][1]["self_attn"]["q_proj"]["kernel"]
@@ -101,7 +101,7 @@ def test_export_streams_a_checkpoint_into_an_hf_directory(tmp_path):
     assert json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())["chat_template"]
     back = load_hf(tmp_path / "hf")
     _, _, params = split_model(back)
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(jax.device_get(state.params))):
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(jax.device_get(state.params)), strict=True):
         np.testing.assert_array_equal(np.asarray(a), b)
     assert export_main(["--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "hf16"),
                         "--dtype", "bfloat16"]) == 0

@@ -110,7 +110,7 @@ def run_steps(cfg: ModelConfig, mesh_shape: dict | None, batches: list[dict], ep
 
 
 def assert_trees_close(a, b, rtol=1e-5):
-    for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(a)[0], jax.tree_util.tree_leaves(b)):
+    for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(a)[0], jax.tree_util.tree_leaves(b), strict=True):
         x, y = np.asarray(x), np.asarray(y)
         err = np.abs(x - y).max() / max(np.abs(y).max(), 1e-30)
         assert err <= rtol, f"{jax.tree_util.keystr(path)}: relative error {err:.2e}"
@@ -126,7 +126,7 @@ def single_device_run():
 def test_sharded_steps_equal_single_device(single_device_run, mesh_name):
     batches, (ref_metrics, ref_params, _) = single_device_run
     metrics, params, state = run_steps(SMALL, MESHES[mesh_name], batches)
-    for got, want in zip(metrics, ref_metrics):
+    for got, want in zip(metrics, ref_metrics, strict=True):
         for k in ("loss", "grad_norm", "target_tokens"):
             assert abs(got[k] - want[k]) <= 1e-5 * abs(want[k]), (k, got[k], want[k])
     assert_trees_close(params, ref_params)
@@ -144,7 +144,7 @@ def test_accumulated_micro_batches_equal_one_large_batch(single_device_run):
     split = [{k: v.reshape(2, 4, *v.shape[2:]) for k, v in b.items()} for b in batches]
     assert split[0]["weights"][0].sum() != split[0]["weights"][1].sum()
     metrics, params, _ = run_steps(SMALL, {"data": 2, "fsdp": 2, "tensor": 2}, split)
-    for got, want in zip(metrics, ref_metrics):
+    for got, want in zip(metrics, ref_metrics, strict=True):
         for k in ("loss", "grad_norm", "target_tokens"):
             assert abs(got[k] - want[k]) <= 1e-5 * abs(want[k]), (k, got[k], want[k])
     assert_trees_close(params, ref_params)

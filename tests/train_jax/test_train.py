@@ -64,7 +64,7 @@ def test_scan_and_remat_give_the_same_loss_and_gradients():
     for name in ("scan_full",):
         loss, grads = results[name]
         assert abs(float(loss) - float(ref_loss)) <= 1e-5 * abs(float(ref_loss)), name
-        for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
+        for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * np.abs(b).max())
 
 
