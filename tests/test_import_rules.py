@@ -46,9 +46,12 @@ RULES: dict[str, Rule] = {
     "merge": Rule(frozenset({"merge"}), ACCELERATOR_STACK + ("transformers", "vllm") + NEVER_AT_RUNTIME, pure=True),
     # evaluation: our JAX backend (train_jax), the prompt format (mnlu); vllm only inside its own backend
     "eval": Rule(frozenset({"eval", "mnlu", "train_jax"}), NEVER_AT_RUNTIME),
+    # the end-to-end driver starts the other packages' entry points (`python -m ...`); it imports none of them
+    "pipeline": Rule(frozenset({"pipeline", "mnlu"}), ACCELERATOR_STACK + ("transformers", "vllm") + NEVER_AT_RUNTIME,
+                     pure=True),
 }
 VLLM_ONLY_IN = {"eval/backends/vllm_backend.py"}
-PROJECT_PACKAGES = frozenset(RULES) | {"pipeline"}
+PROJECT_PACKAGES = frozenset(RULES)
 
 
 def _packages() -> list[str]:
@@ -119,7 +122,7 @@ def test_importing_every_module_loads_nothing_forbidden(package):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(result["imported"]) > 5, result["imported"]
+    assert len(result["imported"]) > 3, result["imported"]
     rule = RULES[package]
     other_packages = tuple(sorted(PROJECT_PACKAGES - rule.project))
     leaked = sorted(m for m in result["modules"] if _matches(m, rule.forbidden + other_packages))
