@@ -73,12 +73,41 @@ def blockwise_token_nll(
     return nll[:, :tokens]
 
 
-def model_token_nll(model: Mistral, batch: dict[str, jax.Array], block_size: int = DEFAULT_LOSS_BLOCK_SIZE) -> jax.Array:
-    """The model's per-position weighted NLL of one batch [rows, tokens] (see `blockwise_token_nll`)."""
+def gathered_token_nll(
+    hidden: jax.Array, weight: jax.Array, contract: int, targets: jax.Array, weights: jax.Array, capacity: int,
+    block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+) -> jax.Array:
+    """`blockwise_token_nll` with the output head applied only at the (at most `capacity`) positions whose weight
+    is non-zero, gathered first; the result is scattered back to [rows, tokens] (zero elsewhere).
+
+    Why: with the assistant-only loss a packed row's targets are a few percent of its positions (about 5% on the
+    demo corpora), and for a small model the 32000-column head is most of the step's FLOPs, so projecting only the
+    targets makes a CPU step several times faster. Equal to the dense loss whenever the targets fit; positions past
+    `capacity` are dropped, which `targets_dropped` (train_jax.train) counts and the trainer refuses."""
+    if capacity < 1:
+        raise ValueError(f"capacity is {capacity}; expected an integer ≥ 1")
+    rows, tokens, embed = hidden.shape
+    flat_w = jnp.asarray(weights).reshape(rows * tokens).astype(jnp.float32)
+    (idx,) = jnp.nonzero(flat_w != 0, size=capacity, fill_value=0)
+    valid = jnp.arange(capacity) < jnp.count_nonzero(flat_w)
+    x = hidden.reshape(rows * tokens, embed)[idx][None]
+    t = jnp.asarray(targets).reshape(rows * tokens)[idx][None]
+    w = jnp.where(valid, flat_w[idx], 0.0)[None]
+    nll = blockwise_token_nll(x, weight, contract, t, w, block_size)[0]
+    return jnp.zeros(rows * tokens, jnp.float32).at[idx].add(nll).reshape(rows, tokens)
+
+
+def model_token_nll(model: Mistral, batch: dict[str, jax.Array], block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+                    target_capacity: int = 0) -> jax.Array:
+    """The model's per-position weighted NLL of one batch [rows, tokens] (see `blockwise_token_nll`);
+    `target_capacity` > 0 applies the head at the weighted positions only (`gathered_token_nll`)."""
     hidden = model.hidden_states(batch["input_ids"], positions=batch["positions"], segment_ids=batch["segment_ids"])
     weight, contract = head_weight(model)
     hidden = hidden.astype(to_jnp_dtype(model.config.dtype))
+    if target_capacity > 0:
+        return gathered_token_nll(hidden, weight, contract, batch["targets"], batch["weights"], target_capacity,
+                                  block_size)
     return blockwise_token_nll(hidden, weight, contract, batch["targets"], batch["weights"], block_size)
 
 
-__all__ = ["DEFAULT_LOSS_BLOCK_SIZE", "blockwise_token_nll", "model_token_nll", "head_weight"]
+__all__ = ["DEFAULT_LOSS_BLOCK_SIZE", "blockwise_token_nll", "gathered_token_nll", "model_token_nll", "head_weight"]

@@ -47,17 +47,18 @@ def split_model(model: Mistral) -> tuple[nnx.GraphDef, Any, dict]:
 
 
 def token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
-              block_size: int = DEFAULT_LOSS_BLOCK_SIZE) -> tuple[jax.Array, jax.Array]:
+              block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0) -> tuple[jax.Array, jax.Array]:
     """(Σ target-token negative log-likelihood, Σ target weights) of one micro-batch, in float32; the logits are
     computed `block_size` positions at a time (train_jax.loss), never for the whole micro-batch at once."""
-    nll = per_token_nll(graphdef, params, batch, block_size)
+    nll = per_token_nll(graphdef, params, batch, block_size, target_capacity)
     return jnp.sum(nll), jnp.sum(batch["weights"].astype(jnp.float32))
 
 
 def per_token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
-                  block_size: int = DEFAULT_LOSS_BLOCK_SIZE) -> jax.Array:
-    """Per-position negative log-likelihood [rows, tokens] (zero where the weight is zero), blockwise."""
-    return model_token_nll(nnx.merge(graphdef, params), batch, block_size)
+                  block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0) -> jax.Array:
+    """Per-position negative log-likelihood [rows, tokens] (zero where the weight is zero), blockwise;
+    `target_capacity` > 0: the head only at the weighted positions (train_jax.loss.gathered_token_nll)."""
+    return model_token_nll(nnx.merge(graphdef, params), batch, block_size, target_capacity)
 
 
 def make_train_step(
@@ -69,12 +70,16 @@ def make_train_step(
     rules=DEFAULT_RULES,
     grad_shardings: Any = None,
     loss_block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+    loss_target_capacity: int = 0,
     attention_query_block: int = 0,
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
     """step(state, batch) → (state, metrics); batch arrays are [micro-batches, rows, tokens].
 
     `attention_query_block` > 0 runs XLA attention that many queries at a time (train_jax.attention_chunks)."""
-    grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size), has_aux=True)
+    # loss_target_capacity > 0: the output head at most that many target positions per micro-batch; the metrics
+    # then carry `targets_dropped` (targets past the capacity, which the trainer refuses).
+    grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size, loss_target_capacity),
+                                 has_aux=True)
 
     def constrain_grads(g):
         if grad_shardings is None:
@@ -116,6 +121,9 @@ def make_train_step(
             "learning_rate": schedule(state.step),
             "target_tokens": count,
         }
+        if loss_target_capacity > 0:
+            per_micro = jnp.sum(batch["weights"] != 0, axis=(1, 2))
+            metrics["targets_dropped"] = jnp.sum(jnp.maximum(per_micro - loss_target_capacity, 0))
         return TrainState(state.step + 1, params, opt_state, state.rng), metrics
 
     return step
@@ -154,7 +162,7 @@ def jit_train_step(
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
     """The step jitted with explicit in/out shardings and the incoming state donated."""
     batch_shardings = {k: batch_sharding for k in ("input_ids", "targets", "weights", "segment_ids", "positions")}
-    metric_shardings = {k: replicated(mesh) for k in ("loss", "grad_norm", "learning_rate", "target_tokens")}
+    metric_shardings = replicated(mesh)  # every metric (a prefix for the metrics dict, whatever its keys)
     return jax.jit(
         step,
         in_shardings=(shardings, batch_shardings),

@@ -127,6 +127,7 @@ class TrainConfig:
     remat_policy: str | None = None  # none | full | dots | dots_no_batch; default from gradient_checkpointing
     scan_layers: bool = False
     loss_block_size: int = 512  # sequence positions per cross-entropy block (train_jax.loss): logits never whole
+    loss_target_capacity: int = 0  # >0: the output head only at up to this many target positions per micro-batch
     attention_query_block: int = 0  # XLA attention this many queries at a time in training (0: whole; attention_chunks)
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
     async_checkpointing: bool = True
@@ -273,6 +274,8 @@ def _validate(cfg: TrainConfig) -> None:
             raise bad(key, "expected an integer ≥ 1")
     if cfg.max_seq_length < 8:
         raise bad("max_seq_length", "expected an integer ≥ 8")
+    if cfg.loss_target_capacity < 0:
+        raise bad("loss_target_capacity", "expected 0 (the head at every position) or a positive number of targets")
     if cfg.attention_query_block < 0:
         raise bad("attention_query_block", "expected 0 (whole) or a positive number of queries per block")
     if cfg.logging_steps <= 0:

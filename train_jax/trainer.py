@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from train_jax.train_config import TrainConfig
+from train_jax.train_config import TrainConfig, TrainConfigError
 
 PREEMPTED_EXIT = 143  # 128 + SIGTERM: the run saved a checkpoint and stopped early
 
@@ -287,6 +287,11 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=Non
                 break
             batch = loader.device_batch(b_shard)
             state, metrics = compiled(state, batch)
+            if cfg.loss_target_capacity > 0 and int(metrics["targets_dropped"]) > 0:
+                raise TrainConfigError(
+                    f"{cfg.source}: loss_target_capacity {cfg.loss_target_capacity}: step {step + 1} has "
+                    f"{int(metrics['targets_dropped'])} target token(s) past it in a micro-batch; raise "
+                    f"loss_target_capacity (at most rows × max_seq_length) or set it to 0 (the head at every position)")
             epoch_end = loader.advance()
             step += 1
             logger.advance()
@@ -334,7 +339,8 @@ def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, 
     b_shard = batch_sharding(mesh, shape, rules)
     step_fn = jit_train_step(
         make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params,
-                        loss_block_size=cfg.loss_block_size, attention_query_block=cfg.attention_query_block),
+                        loss_block_size=cfg.loss_block_size, loss_target_capacity=cfg.loss_target_capacity,
+                        attention_query_block=cfg.attention_query_block),
         shardings, b_shard, mesh,
     )
     abstract_batch = {k: jax.ShapeDtypeStruct(shape, np.float32 if k == "weights" else np.int32, sharding=b_shard)

@@ -1,0 +1,47 @@
+"""The output head applied at the target positions only (`loss_target_capacity`) gives the dense blockwise loss
+and gradients (fp32) whenever the targets fit, and the train step counts the targets it would drop."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from tests.train_jax.test_sharding import SMALL
+from tests.train_jax.test_train_loss import _batch, _rel
+from train_jax.model import init_model
+from train_jax.train import init_state, make_train_step, per_token_nll, split_model, token_nll
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("capacity, block", [(40, 8), (63, 64)])  # 40: exactly the 40 targets; 63: spare room
+def test_target_only_head_equals_the_dense_loss_and_grads(tied, capacity, block):
+    cfg = SMALL.replace(tie_word_embeddings=tied)
+    graphdef, _, params = split_model(init_model(cfg, seed=4))
+    batch = _batch()
+    batch["weights"][:] = 0
+    batch["weights"].reshape(-1)[np.random.default_rng(1).choice(batch["weights"].size, 40, replace=False)] = 1
+    dense = jax.jit(jax.value_and_grad(lambda p: token_nll(graphdef, p, batch, block)[0]))
+    gathered = jax.jit(jax.value_and_grad(lambda p: token_nll(graphdef, p, batch, block, capacity)[0]))
+    (ref_loss, ref_grads), (loss, grads) = dense(params), gathered(params)
+    assert _rel(loss, ref_loss) <= 1e-6
+    flat_ref = dict(jax.tree_util.tree_flatten_with_path(ref_grads)[0])
+    for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
+        assert _rel(g, flat_ref[path]) <= 1e-6, jax.tree_util.keystr(path)
+    per_dense = jax.jit(lambda p: per_token_nll(graphdef, p, batch, block))(params)
+    per_gathered = jax.jit(lambda p: per_token_nll(graphdef, p, batch, block, capacity))(params)
+    assert _rel(per_gathered, per_dense) <= 1e-6 and np.all(np.asarray(per_gathered)[batch["weights"] == 0] == 0)
+
+
+def test_train_step_counts_targets_past_the_capacity():
+    graphdef, _, params = split_model(init_model(SMALL, seed=4))
+    batch = {k: v[None] for k, v in _batch().items()}  # one micro-batch
+    targets = int((batch["weights"] != 0).sum())
+    tx = optax.sgd(1e-3)
+    for capacity, dropped in ((targets, 0), (targets - 7, 7)):
+        step = jax.jit(make_train_step(graphdef, tx, lambda s: 1e-3, loss_target_capacity=capacity))
+        _, metrics = step(init_state(params, tx, 0), batch)
+        assert int(metrics["targets_dropped"]) == dropped
+    _, metrics = jax.jit(make_train_step(graphdef, tx, lambda s: 1e-3))(init_state(params, tx, 0), batch)
+    assert "targets_dropped" not in metrics
