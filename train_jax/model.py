@@ -19,10 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.ad_checkpoint import checkpoint_name
 
 from train_jax.attention import AttentionMask, folded_segment_ids, fused_attention
 from train_jax.attention_chunks import by_query_chunks
 from train_jax.config import ModelConfig
+from train_jax.mlp_chunks import by_position_chunks, chunks_for
 from train_jax.sharding import constrain
 
 # Logical axes of the activations (their own names, so the rules can shard them apart from the parameters).
@@ -38,6 +40,11 @@ REMAT_POLICIES: dict[str, Any] = {
     "full": jax.checkpoint_policies.nothing_saveable,  # recompute the whole layer
     "dots": jax.checkpoint_policies.checkpoint_dots,  # keep matmul outputs
     "dots_no_batch": jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims,  # keep weight matmuls only
+    # recompute the whole layer, and keep each layer's input in host memory (pinned_host) instead of HBM until
+    # the backward pass needs it: the saved residual stream leaves the accelerator (MaxText's offloaded remat)
+    "full_offload": jax.checkpoint_policies.save_and_offload_only_these_names(
+        names_which_can_be_saved=[], names_which_can_be_offloaded=["layer_input"],
+        offload_src="device", offload_dst="pinned_host"),
 }
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
@@ -80,9 +87,20 @@ class RMSNorm(nnx.Module):
         self.dtype = to_jnp_dtype(cfg.dtype)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x32 = x.astype(jnp.float32)
-        x32 = x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + self.eps)
-        return self.scale[...].astype(self.dtype) * x32.astype(self.dtype)
+        return rms_norm(x, self.scale[...], self.eps, self.dtype)
+
+
+def rms_norm(x: jax.Array, scale: jax.Array, eps: float, dtype: Any) -> jax.Array:
+    x32 = x.astype(jnp.float32)
+    x32 = x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) + eps)
+    return scale.astype(dtype) * x32.astype(dtype)
+
+
+def swiglu(x: jax.Array, w_gate: jax.Array, w_up: jax.Array, w_down: jax.Array, dtype: Any) -> jax.Array:
+    """down(silu(x @ w_gate) * (x @ w_up)) in the compute dtype."""
+    x = x.astype(dtype)
+    h = jax.nn.silu(token_matmul(x, w_gate.astype(dtype))) * token_matmul(x, w_up.astype(dtype))
+    return token_matmul(constrain(h, ACT_MLP), w_down.astype(dtype))
 
 
 def rope_tables(positions: jax.Array, head_dim: int, theta: float) -> tuple[jax.Array, jax.Array]:
@@ -93,12 +111,38 @@ def rope_tables(positions: jax.Array, head_dim: int, theta: float) -> tuple[jax.
     return jnp.cos(emb), jnp.sin(emb)
 
 
-def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
-    """x [B, T, H, D]; rotation in float32, result in x's dtype."""
+def _rotate(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """x·cos + rotate_half(x)·sin in float32 (cos/sin [B, T, D] broadcast over heads), result in x's dtype.
+
+    Written per half (the tables repeat their D/2 frequencies): [x1·c − x2·s, x2·c + x1·s], the same float32
+    operations as with rotate_half = [−x2, x1], but with no float32 [.., D] or negated-half tensor for XLA to
+    materialise between fusions: each half is one elementwise expression whose result is cast before joining."""
     half = x.shape[-1] // 2
-    x32 = x.astype(jnp.float32)
-    rotated = jnp.concatenate([-x32[..., half:], x32[..., :half]], axis=-1)
-    return (x32 * cos[:, :, None, :] + rotated * sin[:, :, None, :]).astype(x.dtype)
+    c, s = cos[:, :, None, :half], sin[:, :, None, :half]
+    x1, x2 = x[..., :half].astype(jnp.float32), x[..., half:].astype(jnp.float32)
+    return jnp.concatenate([(x1 * c - x2 * s).astype(x.dtype), (x2 * c + x1 * s).astype(x.dtype)], axis=-1)
+
+
+@jax.custom_vjp
+def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """x [B, T, H, D]; rotation in float32, result in x's dtype.
+
+    The gradient is the inverse rotation (by −θ) written the same way, one elementwise expression per half:
+    autodiff's transpose of the slices and the concatenation leaves float32 [B, T, H, D/2] pieces in memory (at
+    7B, 16 rows × 2048 × 32 heads: 512 MiB each on the backward pass of every layer)."""
+    return _rotate(x, cos, sin)
+
+
+def _rope_fwd(x, cos, sin):
+    return _rotate(x, cos, sin), (cos, sin)
+
+
+def _rope_bwd(res, g):
+    cos, sin = res
+    return _rotate(g, cos, -sin), jnp.zeros_like(cos), jnp.zeros_like(sin)
+
+
+apply_rope.defvjp(_rope_fwd, _rope_bwd)
 
 
 def attention_mask_from(
@@ -187,8 +231,8 @@ class MLP(nnx.Module):
         self.down_proj = Linear(m, e, ("mlp", "embed"), cfg, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        h = jax.nn.silu(self.gate_proj(x)) * self.up_proj(x)
-        return self.down_proj(constrain(h, ACT_MLP))
+        return swiglu(x, self.gate_proj.kernel[...], self.up_proj.kernel[...], self.down_proj.kernel[...],
+                      self.gate_proj.dtype)
 
 
 class DecoderLayer(nnx.Module):
@@ -201,8 +245,25 @@ class DecoderLayer(nnx.Module):
     def __call__(self, x, cos, sin, mask, cache=None):
         h, new_cache = self.self_attn(self.input_layernorm(x), cos, sin, mask, cache=cache)
         x = constrain(x + h, ACT_EMBED)
-        x = constrain(x + self.mlp(self.post_attention_layernorm(x)), ACT_EMBED)
+        x = constrain(x + self._norm_mlp(x), ACT_EMBED)
         return x, new_cache
+
+    def _norm_mlp(self, x: jax.Array) -> jax.Array:
+        """mlp(post_attention_layernorm(x)), `mlp_block_size` positions at a time in training (mlp_chunks)."""
+        if chunks_for(x.shape[1]) == 1:
+            return self.mlp(self.post_attention_layernorm(x))
+        norm, mlp = self.post_attention_layernorm, self.mlp
+        weights = [  # joined across FSDP shards once per layer (tensor-parallel shards stay split)
+            constrain(norm.scale[...], ("norm",)),
+            constrain(mlp.gate_proj.kernel[...], (None, "mlp")),
+            constrain(mlp.up_proj.kernel[...], (None, "mlp")),
+            constrain(mlp.down_proj.kernel[...], ("mlp", None)),
+        ]
+
+        def block(xb, scale, wg, wu, wd):
+            return swiglu(rms_norm(xb, scale, norm.eps, norm.dtype), wg, wu, wd, norm.dtype)
+
+        return by_position_chunks(block, x, weights)
 
 
 class Embed(nnx.Module):
@@ -297,7 +358,7 @@ def _remat_layer(layer: DecoderLayer, x, cos, sin, mask, policy: str):
         raise ValueError(f"remat={policy!r}; expected one of {list(REMAT_POLICIES)}")
 
     def run(layer, x, cos, sin, mask):
-        return layer(x, cos, sin, mask)
+        return layer(checkpoint_name(x, "layer_input"), cos, sin, mask)
 
     return nnx.remat(run, policy=REMAT_POLICIES[policy], prevent_cse=True)(layer, x, cos, sin, mask)
 
@@ -320,7 +381,7 @@ def _scan_layers(layers: list[DecoderLayer], x, cos, sin, mask, policy: str, com
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
     def body(x, state):
-        y, _ = nnx.merge(graphdef, state)(x, cos, sin, mask)
+        y, _ = nnx.merge(graphdef, state)(checkpoint_name(x, "layer_input"), cos, sin, mask)
         return y, None
 
     if policy != "none":

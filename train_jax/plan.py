@@ -136,7 +136,7 @@ def count_flops(cfg: TrainConfig, model_cfg, devices) -> dict[str, Any]:
     """FLOPs per step per device program, counted per layer from unrolled compiles (see the module docstring)."""
     L = model_cfg.num_hidden_layers
     flat = dataclasses.replace(cfg, scan_layers=False, loss_block_size=cfg.max_seq_length,
-                               gradient_accumulation_steps=1)
+                               gradient_accumulation_steps=1, attention_query_block=0, mlp_block_size=0)
     micro = cfg.gradient_accumulation_steps
     if L > 2:
         c1, c2 = (_compile(flat, model_cfg.replace(num_hidden_layers=k, scan_layers=False), devices)[0] for k in (1, 2))
@@ -174,7 +174,8 @@ def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None, *, flops: b
         "params": model_cfg.num_params(), "per_device_batch": cfg.per_device_train_batch_size,
         "accumulation": cfg.gradient_accumulation_steps, "seq": cfg.max_seq_length, "rows_per_step": rows,
         "remat": cfg.remat, "scan_layers": cfg.scan_layers, "compute_dtype": cfg.compute, "attention": cfg.attention,
-        "loss_block_size": cfg.loss_block_size, "memory_per_device": per_device,
+        "loss_block_size": cfg.loss_block_size, "mlp_block_size": cfg.mlp_block_size,
+        "attention_query_block": cfg.attention_query_block, "memory_per_device": per_device,
         "hbm_gib": None if hbm is None else hbm / GIB,
     }
     if hbm is not None:

@@ -23,6 +23,7 @@ from jax.sharding import Mesh, NamedSharding
 
 from train_jax.attention_chunks import query_chunks
 from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_token_nll
+from train_jax.mlp_chunks import mlp_chunks
 from train_jax.model import Mistral
 from train_jax.sharding import (
     DEFAULT_RULES,
@@ -72,10 +73,12 @@ def make_train_step(
     loss_block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
     loss_target_capacity: int = 0,
     attention_query_block: int = 0,
+    mlp_block_size: int = 0,
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
     """step(state, batch) → (state, metrics); batch arrays are [micro-batches, rows, tokens].
 
-    `attention_query_block` > 0 runs XLA attention that many queries at a time (train_jax.attention_chunks)."""
+    `attention_query_block` > 0 runs XLA attention that many queries at a time (train_jax.attention_chunks);
+    `mlp_block_size` > 0 runs the layers' MLPs that many positions at a time (train_jax.mlp_chunks)."""
     # loss_target_capacity > 0: the output head at most that many target positions per micro-batch; the metrics
     # then carry `targets_dropped` (targets past the capacity, which the trainer refuses).
     grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size, loss_target_capacity),
@@ -104,7 +107,7 @@ def make_train_step(
         return grads, nll, count
 
     def step(state: TrainState, batch: dict[str, jax.Array]):
-        with query_chunks(attention_query_block):
+        with query_chunks(attention_query_block), mlp_chunks(mlp_block_size):
             if mesh is not None:
                 with activation_sharding(mesh, rules):
                     grads, nll, count = gradients(state.params, batch)

@@ -30,7 +30,7 @@ from mnlu.prompts import CHAT_TEMPLATE
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 SAVE_STRATEGIES = ("no", "steps", "epoch")
-REMAT_CHOICES = ("none", "full", "dots", "dots_no_batch")
+REMAT_CHOICES = ("none", "full", "dots", "dots_no_batch", "full_offload")
 REPORTERS = ("tensorboard", "none", "all")
 MESH_KEYS = ("data", "fsdp", "tensor")
 
@@ -124,11 +124,12 @@ class TrainConfig:
     attention: str = "xla"  # xla | fused (TPU splash / GPU cuDNN flash attention, from the mesh's platform)
     # MaxText-style [[logical_name, mesh_axes], ...]; several rules per name are tried in order (default: sharding.py)
     logical_axis_rules: list | None = None
-    remat_policy: str | None = None  # none | full | dots | dots_no_batch; default from gradient_checkpointing
+    remat_policy: str | None = None  # none | full | dots | dots_no_batch | full_offload; default from gradient_checkpointing
     scan_layers: bool = False
     loss_block_size: int = 512  # sequence positions per cross-entropy block (train_jax.loss): logits never whole
     loss_target_capacity: int = 0  # >0: the output head only at up to this many target positions per micro-batch
     attention_query_block: int = 0  # XLA attention this many queries at a time in training (0: whole; attention_chunks)
+    mlp_block_size: int = 0  # the layers' MLPs this many positions at a time in training (0: whole; mlp_chunks)
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
     async_checkpointing: bool = True
     compilation_cache_dir: str | None = None  # persistent XLA cache: a resumed run skips recompiling
@@ -278,6 +279,8 @@ def _validate(cfg: TrainConfig) -> None:
         raise bad("loss_target_capacity", "expected 0 (the head at every position) or a positive number of targets")
     if cfg.attention_query_block < 0:
         raise bad("attention_query_block", "expected 0 (whole) or a positive number of queries per block")
+    if cfg.mlp_block_size < 0:
+        raise bad("mlp_block_size", "expected 0 (whole) or a positive number of positions per block")
     if cfg.logging_steps <= 0:
         raise bad("logging_steps", "expected a positive number (a float below 1 is a fraction of all steps)")
     if cfg.max_steps == 0 or (cfg.max_steps < 0 and cfg.num_train_epochs <= 0):

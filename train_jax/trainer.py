@@ -340,7 +340,8 @@ def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, 
     step_fn = jit_train_step(
         make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params,
                         loss_block_size=cfg.loss_block_size, loss_target_capacity=cfg.loss_target_capacity,
-                        attention_query_block=cfg.attention_query_block),
+                        attention_query_block=cfg.attention_query_block,
+                        mlp_block_size=cfg.mlp_block_size),
         shardings, b_shard, mesh,
     )
     abstract_batch = {k: jax.ShapeDtypeStruct(shape, np.float32 if k == "weights" else np.int32, sharding=b_shard)
