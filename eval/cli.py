@@ -137,9 +137,11 @@ def _score(
     entry["paper_unparsed"] = paper.unparsed
     entry.setdefault("n", paper.n)
     entry.setdefault("metric", DATASETS[name].metric if name in DATASETS else "paper-style")
+    if name in DATASETS:
+        entry["task"] = DATASETS[name].task  # the BLURB/BLUE task group, for reports that group by task
     errors += [{"scorer": "paper", **e} for e in paper.errors]
-    ordered = {k: entry[k] for k in ("official", "paper", "metric", "n", "unparsed", "paper_unparsed", "ceiling",
-                                     "missing", "details") if k in entry}
+    ordered = {k: entry[k] for k in ("official", "paper", "metric", "task", "n", "unparsed", "paper_unparsed",
+                                     "ceiling", "missing", "details") if k in entry}
     return ordered, errors
 
 

@@ -24,9 +24,12 @@ class PipelineError(RuntimeError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    """`mnlu data build` settings. `raw`: a folder, or `demo` for the project's made-up corpora."""
+    """`mnlu data build` settings. `raw`: a folder, or `demo` for the project's made-up corpora, built into
+    `data/main`; `extra`: more training corpora, name → folder, each built separately into `data/<name>` when its
+    folder exists (skipped with a note otherwise). Every built train split goes into the training mixture."""
 
     raw: str = "demo"
+    extra: dict[str, str] = field(default_factory=dict)
     config: str | None = None
     max_seq_length: int | None = None
     workers: int | None = None
@@ -35,9 +38,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class BaseConfig:
-    """The base model: `tiny` (configs/tiny.yaml's `model:` shape from its seed) or an HF directory."""
+    """The base model: `tiny` (the `model:` shape and seed of the YAML file `config`, configs/tiny.yaml by
+    default, initialised from that seed) or an HF directory."""
 
     model: str = "tiny"
+    config: str = "configs/tiny.yaml"
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,14 @@ class EvalSetConfig:
     split: str | None = None
 
 
+MODELS = ("base", "finetuned", "merged")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
+    """Which models (of `MODELS`) are evaluated, side by side, on which groups of sets."""
+
+    models: tuple[str, ...] = MODELS
     backend: str = "jax"
     max_new_tokens: int = 64
     batch_size: int = 8
@@ -173,7 +184,15 @@ def parse_pipeline_config(data: Any, source: str = "<config>") -> PipelineConfig
     """A `PipelineConfig` from already-loaded YAML data; `source` names it in errors."""
     if not isinstance(data, dict):
         raise PipelineError(f"{source}: expected a mapping at the top level")
-    return _parse(PipelineConfig, data, source)
+    cfg = _parse(PipelineConfig, data, source)
+    bad = [m for m in cfg.eval.models if m not in MODELS]
+    if bad or not cfg.eval.models:
+        raise PipelineError(f"{source}: 'eval.models' must list some of {list(MODELS)}, got {list(cfg.eval.models)}")
+    for name, folder in cfg.data.extra.items():
+        if name == "main" or not str(name).isidentifier() or not isinstance(folder, str):
+            raise PipelineError(f"{source}: 'data.extra.{name}' must map a name (not 'main') to a folder, "
+                                f"got {folder!r}")
+    return cfg
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:

@@ -35,6 +35,7 @@ class Pipeline:
         self.progress = progress
         self.fingerprints: dict[str, str] = {}
         self.timings: dict[str, float | None] = {}
+        self.started = time.perf_counter()
 
     def path(self, *parts: str) -> Path:
         return self.run_dir.joinpath(*parts)
@@ -60,8 +61,9 @@ class Pipeline:
                 recipes[str(f)] = hashlib.sha256(f.read_bytes()).hexdigest()
             except FileNotFoundError:
                 raise PipelineError(f"{stage}: recipe {f} not found") from None
+        inputs = {k: stages.folder_digest(v) for k, v in stages.input_folders(self, stage).items()}
         blob = json.dumps({"stage": stage, "settings": self.cfg.section(stage), "recipes": recipes,
-                           "upstream": upstream, "version": __version__}, sort_keys=True)
+                           "inputs": inputs, "upstream": upstream, "version": __version__}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _done(self, stage: str, fingerprint: str) -> bool:
@@ -113,22 +115,39 @@ class Pipeline:
         return self.summarise()
 
     def summarise(self) -> Path:
-        lines = [f"# Pipeline results ({self.config_path})", ""]
-        lines.append("| stage | time |")
-        lines.append("|---|---|")
-        for stage in STAGES:
-            t = self.timings.get(stage)
-            lines.append(f"| {stage} | {'skipped (complete)' if t is None else f'{t:.0f} s'} |")
-        for name, _, _ in stages.eval_sets(self):
-            table = self.path("eval", name, "results.md")
-            lines += ["", f"## Evaluation: {name} sets", ""]
-            lines.append(table.read_text().strip() if table.is_file() else "(no results.md)")
+        """results.md (reproducible), timings.md, loss.png and models.png in the run directory; prints their paths."""
+        from pipeline import report
+
+        sets = stages.eval_sets(self)
+        models = list(self.cfg.eval.models)
+        collected = report.collect(self.path("eval"), models, [name for name, _, _ in sets])
+        descriptions = {}
+        for name, value, _ in sets:
+            limit = f", the first {value.limit} records per dataset" if value.limit else ""
+            descriptions[name] = ("eval/demo_data, made-up BLURB-layout records" if value.data_dir == "demo"
+                                  else f"{value.data_dir}{limit}")
         out = self.path("results.md")
-        tmp = out.with_suffix(".md.tmp")
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(out)
-        print("\n" + "\n".join(lines), flush=True)
-        print(f"\n[pipeline] run directory: {self.run_dir}", flush=True)
+        text = report.results_markdown(collected, models, descriptions)
+        report.atomic_write(out, text)
+        seconds = {}
+        for stage in STAGES:
+            ran = self.timings.get(stage) is not None
+            took = self.timings.get(stage)
+            if not ran:
+                try:
+                    took = json.loads((self.markers / f"{stage}.json").read_text()).get("seconds")
+                except (FileNotFoundError, json.JSONDecodeError):
+                    took = None
+            seconds[stage] = (took, ran)
+        losses, train_summary = report.read_metrics(self.path("train", "metrics.jsonl"))
+        total = time.perf_counter() - self.started
+        report.atomic_write(self.path("timings.md"), report.timings_markdown(seconds, train_summary, total))
+        report.loss_plot(self.path("loss.png"), losses)
+        report.models_plot(self.path("models.png"), collected, models)
+        print("\n" + text, flush=True)
+        for name in ("results.md", "timings.md", "loss.png", "models.png"):
+            print(f"[pipeline] {name}: {self.path(name)}", flush=True)
+        print(f"[pipeline] run directory: {self.run_dir} ({total:.0f} s this run)", flush=True)
         return out
 
 

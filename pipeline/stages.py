@@ -4,7 +4,9 @@ package never imports jax or the other packages' internals."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -39,23 +41,44 @@ def cpu_env(devices: int | None) -> dict[str, str]:
     return env
 
 
-def data(p: Pipeline) -> None:
-    spec = p.cfg.data
-    raw = spec.raw
+def data_sources(p: Pipeline, *, note: bool = False) -> dict[str, Path]:
+    """name → raw folder of every training corpus set that will be built: `main` (data.raw) and each
+    `data.extra` folder that exists (an absent one is skipped, with a note when `note`)."""
+    raw = p.cfg.data.raw
     if raw == "demo":
         from mnlu import demo_data_dir
 
         raw = str(demo_data_dir())
-    args = ["data", "build", "--raw", str(raw), "--out", str(p.path("data")), "--overwrite"]
-    if spec.config:
-        args += ["--config", spec.config]
-    if spec.max_seq_length:
-        args += ["--max-seq-length", str(spec.max_seq_length)]
-    if spec.workers:
-        args += ["--workers", str(spec.workers)]
-    if spec.corpora:
-        args += ["--corpora", ",".join(spec.corpora)]
-    run_module("data", "mnlu.cli", args + p.progress_flag())
+    sources = {"main": Path(raw)}
+    for name, folder in p.cfg.data.extra.items():
+        if Path(folder).is_dir():
+            sources[name] = Path(folder)
+        elif note:
+            print(f"[pipeline] data: skipping the extra corpora '{name}': {folder} is absent", flush=True)
+    return sources
+
+
+def data(p: Pipeline) -> None:
+    """Each source built separately into data/<name> (its own stats.md and bad_records.jsonl)."""
+    spec = p.cfg.data
+    shutil.rmtree(p.path("data"), ignore_errors=True)  # no set of an earlier source list survives
+    for name, raw in data_sources(p, note=True).items():
+        args = ["data", "build", "--raw", str(raw), "--out", str(p.path("data", name)), "--overwrite"]
+        if spec.config:
+            args += ["--config", spec.config]
+        if spec.max_seq_length:
+            args += ["--max-seq-length", str(spec.max_seq_length)]
+        if spec.workers:
+            args += ["--workers", str(spec.workers)]
+        if spec.corpora:
+            args += ["--corpora", ",".join(spec.corpora)]
+        run_module("data", "mnlu.cli", args + p.progress_flag())
+
+
+def train_mixture(p: Pipeline) -> dict[str, float]:
+    """The dataset_mixer: every built source's train split, whole."""
+    return {str(p.path("data", name, "train")): 1.0 for name in data_sources(p)
+            if p.path("data", name, "train").is_dir()}
 
 
 def base(p: Pipeline) -> None:
@@ -64,7 +87,8 @@ def base(p: Pipeline) -> None:
         if not (Path(model) / "config.json").is_file():
             raise PipelineError(f"base.model {model!r} is neither 'tiny' nor an HF directory with config.json")
         return
-    run_module("base", "train_jax.tiny", ["--out", str(p.path("base"))], env=cpu_env(None))
+    run_module("base", "train_jax.tiny", ["--out", str(p.path("base")), "--config", p.cfg.base.config],
+               env=cpu_env(None))
 
 
 def train(p: Pipeline) -> None:
@@ -75,7 +99,9 @@ def train(p: Pipeline) -> None:
         recipe.pop(key, None)
     recipe.update(spec.overrides)
     recipe["model_name_or_path"] = str(p.base_dir())
-    recipe["dataset_mixer"] = {str(p.path("data", "train")): 1.0}
+    recipe["dataset_mixer"] = train_mixture(p)
+    if not recipe["dataset_mixer"]:
+        raise PipelineError(f"train: no built train split under {p.path('data')}")
     recipe["output_dir"] = str(p.path("train"))
     if not p.progress:
         recipe["disable_tqdm"] = True
@@ -112,8 +138,9 @@ def merge(p: Pipeline) -> None:
     run_module("merge", "mnlu.cli", args + p.progress_flag())
 
 
-def eval_sets(p: Pipeline) -> list[tuple[str, EvalSetConfig, str]]:
-    """(name, settings, resolved data folder) of each configured group whose folder exists."""
+def eval_sets(p: Pipeline, *, note: bool = False) -> list[tuple[str, EvalSetConfig, str]]:
+    """(name, settings, resolved data folder) of each configured group whose folder exists (an absent one is
+    skipped, with a note when `note`)."""
     sets = []
     for name in ("demo", "shared"):
         value: EvalSetConfig | None = getattr(p.cfg.eval, name)
@@ -124,25 +151,33 @@ def eval_sets(p: Pipeline) -> list[tuple[str, EvalSetConfig, str]]:
         elif Path(value.data_dir).is_dir():
             folder = value.data_dir
         else:
-            print(f"[pipeline] eval: skipping the '{name}' sets: {value.data_dir} is absent", flush=True)
+            if note:
+                print(f"[pipeline] eval: skipping the '{name}' sets: {value.data_dir} is absent", flush=True)
             continue
         sets.append((name, value, folder))
     return sets
 
 
+def model_dir(p: Pipeline, model: str) -> Path:
+    """The HF directory of `model` (one of pipeline.config.MODELS)."""
+    return p.base_dir() if model == "base" else p.path(model)
+
+
 def evaluate(p: Pipeline) -> None:
+    """Every model of eval.models on the same sets, each into eval/<model>/<set>."""
     spec = p.cfg.eval
-    for name, value, folder in eval_sets(p):
-        args = [
-            "eval", "--model", str(p.path("merged")), "--backend", spec.backend,
-            "--benchmarks", value.benchmarks, "--data-dir", folder, "--out", str(p.path("eval", name)),
-            "--max-new-tokens", str(spec.max_new_tokens), "--batch-size", str(spec.batch_size),
-        ]
-        if value.limit:
-            args += ["--limit", str(value.limit)]
-        if value.split:
-            args += ["--split", value.split]
-        run_module("eval", "mnlu.cli", args + p.progress_flag(), env=cpu_env(None))
+    for model in spec.models:
+        for name, value, folder in eval_sets(p, note=model == spec.models[0]):
+            args = [
+                "eval", "--model", str(model_dir(p, model)), "--backend", spec.backend,
+                "--benchmarks", value.benchmarks, "--data-dir", folder, "--out", str(p.path("eval", model, name)),
+                "--max-new-tokens", str(spec.max_new_tokens), "--batch-size", str(spec.batch_size),
+            ]
+            if value.limit:
+                args += ["--limit", str(value.limit)]
+            if value.split:
+                args += ["--split", value.split]
+            run_module("eval", "mnlu.cli", args + p.progress_flag(), env=cpu_env(None))
 
 
 STAGES: dict[str, Callable[[Pipeline], None]] = {
@@ -159,6 +194,32 @@ def recipe_files(p: Pipeline, stage: str) -> list[Path]:
     """The recipe/config files a stage reads: their contents, not their paths, go into its fingerprint."""
     if stage == "train":
         return [Path(p.cfg.train.config)]
+    if stage == "base" and p.cfg.base.model == "tiny":
+        return [Path(p.cfg.base.config)]
     if stage == "data" and p.cfg.data.config:
         return [Path(p.cfg.data.config)]
     return []
+
+
+def input_folders(p: Pipeline, stage: str) -> dict[str, Path]:
+    """The input folders a stage reads (raw corpora, evaluation sets): their contents go into its fingerprint, so
+    new or edited inputs (or the shared folders appearing) rerun it."""
+    if stage == "data":
+        return {f"data:{k}": v for k, v in data_sources(p).items()}
+    if stage == "eval":
+        return {f"eval:{name}": Path(folder) for name, _, folder in eval_sets(p)}
+    return {}
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over every file's relative path and contents (sorted), so the same inputs give the same digest on
+    any machine; files over 64 MiB count by size and mtime instead of contents."""
+    h = hashlib.sha256()
+    for f in sorted(x for x in folder.rglob("*") if x.is_file() and "__pycache__" not in x.parts):
+        h.update(str(f.relative_to(folder)).encode() + b"\0")
+        st = f.stat()
+        if st.st_size > 64 << 20:
+            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        else:
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()

@@ -35,7 +35,7 @@ def _config(tmp: Path, run_dir: Path) -> Path:
         },
         "export": {"dtype": "float32"},
         "merge": {"method": "dare_linear", "drop_rate": 0.2, "weight": 0.5, "rescale": True, "rng": "mergelm", "seed": 0},
-        "eval": {"backend": "jax", "max_new_tokens": 4, "batch_size": 2,
+        "eval": {"models": ["base", "merged"], "backend": "jax", "max_new_tokens": 4, "batch_size": 2,
                  "demo": {"data_dir": "demo", "benchmarks": "gad,hoc", "limit": 2}},
     }
     path = tmp / f"{run_dir.name}.yaml"
@@ -49,8 +49,10 @@ def _fingerprint(run_dir: Path) -> dict[str, str]:
 
     merged = CheckpointFiles(run_dir / "merged")
     out = {name: hashlib.sha256(merged.read(name).tobytes()).hexdigest() for name in merged.names()}
-    results = json.loads((run_dir / "eval" / "demo" / "results.json").read_text())
-    out["results.json"] = hashlib.sha256(json.dumps(results, sort_keys=True).encode()).hexdigest()
+    for model in ("base", "merged"):
+        results = json.loads((run_dir / "eval" / model / "demo" / "results.json").read_text())
+        out[f"{model}/results.json"] = hashlib.sha256(json.dumps(results, sort_keys=True).encode()).hexdigest()
+    out["results.md"] = hashlib.sha256((run_dir / "results.md").read_bytes()).hexdigest()  # timings kept apart
     return out
 
 
@@ -65,7 +67,11 @@ def test_pipeline_resumes_after_a_kill_with_the_same_results(tmp_path):
     done = _run(clean)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     reference = _fingerprint(tmp_path / "clean")
-    assert (tmp_path / "clean" / "results.md").read_text().count("| gad |") == 1
+    table = (tmp_path / "clean" / "results.md").read_text()
+    assert table.count("| gad |") == 1 and "base / merged" in table and str(tmp_path) not in table
+    assert "| train |" in (tmp_path / "clean" / "timings.md").read_text()
+    for png in ("loss.png", "models.png"):
+        assert (tmp_path / "clean" / png).read_bytes()[:4] == b"\x89PNG"
 
     killed = _config(tmp_path, tmp_path / "killed")
     proc = subprocess.Popen([sys.executable, "-m", "mnlu.cli", "pipeline", "--config", str(killed), "--no-progress"],
