@@ -42,8 +42,11 @@ def _run(args: list[str], out: Path, redo: bool, timeout: int) -> dict | None:
     return json.loads(out.read_text())
 
 
+TAG = ""
+
+
 def plan_name(topology: str, batch: int, accumulation: int) -> str:
-    return f"7b_{topology}_b{batch}" + (f"_acc{accumulation}" if accumulation > 1 else "") + ".json"
+    return f"7b_{topology}_b{batch}" + (f"_acc{accumulation}" if accumulation > 1 else "") + TAG + ".json"
 
 
 def table(rows: list[tuple[str, int, int]], max_batches: dict[str, int | None]) -> str:
@@ -58,12 +61,13 @@ def table(rows: list[tuple[str, int, int]], max_batches: dict[str, int | None]) 
         p = json.loads(path.read_text())
         m, f = p["memory_per_device"], p.get("flops", {})
         fits = f"yes ({100 * p['headroom']:.1f}%)" if p["fits"] else f"NO ({100 * p['headroom']:.1f}%)"
-        executed = max(f.get("executed", 0.0), f.get("executed_analytic", 0.0))
+        executed = max(f.get("executed", 0.0), f.get("executed_analytic", 0.0)) or None
         numerator = f.get("model_6NmatmulT_plus_causal_attention")
         lines.append(
             f"| {topology} | {batch} × {acc} | {m['argument_gib']:.2f} | {m['temp_gib']:.2f} | {m['peak_gib']:.2f} | "
-            f"{p['hbm_gib']:.2f} | {fits} | {executed:.3e} | " + (f"{numerator:.3e}" if numerator else "–")
-            + f" | {p.get('ideal_step_s', float('nan')):.2f} |")
+            f"{p['hbm_gib']:.2f} | {fits} | " + (f"{executed:.3e}" if executed else "–") + " | "
+            + (f"{numerator:.3e}" if numerator else "–") + " | "
+            + (f"{p['ideal_step_s']:.2f}" if "ideal_step_s" in p and executed else "–") + " |")
     if max_batches:
         lines += ["", "| topology | largest rows/device that fits |", "|---|---|"]
         lines += [f"| {t} | {b if b is not None else 'not searched'} |" for t, b in max_batches.items()]
@@ -76,11 +80,19 @@ def main() -> int:
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16])
     ap.add_argument("--accumulation", nargs="*", default=[], metavar="TOPOLOGY:ROWSxMICRO",
                     help="extra rows with gradient accumulation, e.g. v6e-8:4x4 v6e-8:2x8")
+    ap.add_argument("--flops-batches", nargs="*", type=int, default=None,
+                    help="count FLOPs only at these batches (extra unrolled compiles); default: every batch")
     ap.add_argument("--max-batch", action="store_true", help="also search the largest per-device batch that fits")
+    ap.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="training-config overrides for every compile, e.g. remat_policy=full_offload")
+    ap.add_argument("--tag", default="", help="suffix of the JSON names (plans with other overrides)")
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--redo", action="store_true", help="recompile plans whose JSON is already there")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per compile")
     args = ap.parse_args()
+    global TAG
+    TAG = f"_{args.tag}" if args.tag else ""
+    overrides = [x for kv in args.override for x in (f"--{kv.partition('=')[0]}", kv.partition("=")[2])]
     PLANS.mkdir(parents=True, exist_ok=True)
     rows = [(t, b, 1) for t in args.topologies for b in args.batches]
     for spec in args.accumulation:
@@ -90,14 +102,15 @@ def main() -> int:
     max_batches: dict[str, int | None] = {}
     for topology, batch, acc in rows:
         if not args.table_only:
+            no_flops = args.flops_batches is not None and batch not in args.flops_batches
             _run(["--topology", topology, "--per_device_train_batch_size", str(batch),
-                  "--gradient_accumulation_steps", str(acc)], PLANS / plan_name(topology, batch, acc), args.redo,
+                  "--gradient_accumulation_steps", str(acc)] + (["--no-flops"] if no_flops else []) + overrides, PLANS / plan_name(topology, batch, acc), args.redo,
                  args.timeout)
     if args.max_batch:
         for topology in args.topologies:
-            out = PLANS / f"7b_{topology}_max_batch.json"
+            out = PLANS / f"7b_{topology}_max_batch{TAG}.json"
             r = (json.loads(out.read_text()) if out.exists() else None) if args.table_only else _run(
-                ["--topology", topology, "--find-max-batch"], out, args.redo, 4 * args.timeout)
+                ["--topology", topology, "--find-max-batch", *overrides], out, args.redo, 4 * args.timeout)
             max_batches[topology] = r["max_batch"] if r else None
     print(table(rows, max_batches))
     return 0
