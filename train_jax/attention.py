@@ -72,7 +72,9 @@ def _splash_local(q, k, v, seg, *, sliding_window: int | None, block: int, inter
         sm.MultiHeadMask([head_mask] * n), block_sizes=blocks, head_shards=1, q_seq_shards=1, interpret=interpret
     )
     scale = 1.0 / np.sqrt(d)
-    qh = (q.astype(jnp.float32) * scale).astype(q.dtype).transpose(0, 2, 1, 3)  # [B, N, T, D]
+    # heads first, then the scale in float32 on the transposed array: one elementwise fusion each way (scaling
+    # before the transpose left float32 [B, N, T, D] copies between fusions in the compiled TPU step)
+    qh = (q.transpose(0, 2, 1, 3).astype(jnp.float32) * scale).astype(q.dtype)  # [B, N, T, D]
     kh, vh = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
 
     def one(qr, kr, vr, sr):

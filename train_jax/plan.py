@@ -95,6 +95,10 @@ def memory_per_device(compiled) -> tuple[dict[str, float], float]:
     peak = max(getattr(mem, "peak_memory_in_bytes", 0) or 0, mem.argument_size_in_bytes + mem.output_size_in_bytes
                - mem.alias_size_in_bytes + mem.temp_size_in_bytes)  # CPU reports no true peak
     per_device["peak_gib"] = peak / GIB
+    host = (getattr(mem, "host_temp_size_in_bytes", 0) + getattr(mem, "host_argument_size_in_bytes", 0)
+            + getattr(mem, "host_output_size_in_bytes", 0) - getattr(mem, "host_alias_size_in_bytes", 0))
+    if host:  # buffers offloaded to the host (remat_policy full_offload): host RAM, not the chip's HBM
+        per_device["host_gib"] = host / GIB
     return per_device, peak
 
 
