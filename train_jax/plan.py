@@ -45,7 +45,44 @@ from train_jax.topology import GIB, Topology, parse_topology
 from train_jax.train_config import TrainConfig
 
 KERNEL_CALL = re.compile(r'custom_call_target="(tpu_custom_call|mosaic[^"]*|[^"]*splash[^"]*)"')
+# libtpu refuses a program whose temporaries exceed the chip ("… required for HLO temporaries (100.72G) exceeds
+# available HBM (31.25G)"); that is a "does not fit" answer, not a planner failure
+_REFUSAL = re.compile(r"RESOURCE_EXHAUSTED.*?HLO temporaries \(([\d.]+)([KMGT])\) exceeds? available HBM \(([\d.]+)([KMGT])\)",
+                      re.DOTALL)
+_UNIT = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 SPLASH_BWD_OVER_FWD = 3.5  # dkv kernel: QKᵀ, dP, dV, dK; dq kernel: QKᵀ, dP, dQ → 14 vs the forward's 4 (QKᵀ, PV)
+
+
+class CompileRefused(Exception):
+    """The compiler refused the program for lack of device memory; `temp_bytes` is what it said it needed."""
+
+    def __init__(self, temp_bytes: float, hbm_bytes: float, message: str, context: Any = None):
+        super().__init__(message)
+        self.temp_bytes, self.hbm_bytes, self.context = temp_bytes, hbm_bytes, context
+
+
+def refusal_of(error: Exception) -> tuple[float, float] | None:
+    """(temporaries bytes, HBM bytes) when `error` is the compiler's out-of-HBM refusal, else None."""
+    m = _REFUSAL.search(str(error))
+    if m is None:
+        return None
+    return float(m.group(1)) * _UNIT[m.group(2)], float(m.group(3)) * _UNIT[m.group(4)]
+
+
+def compile_or_refuse(lowered, context: Any = None):
+    """`lowered.compile()`, with the compiler's out-of-memory refusal raised as `CompileRefused`."""
+    try:
+        return lowered.compile()
+    except Exception as e:  # jax.errors.JaxRuntimeError; other errors propagate unchanged
+        found = refusal_of(e)
+        if found is None:
+            raise
+        raise CompileRefused(*found, str(e).splitlines()[0][:300], context) from e
+
+
+def refused_memory(e: CompileRefused) -> tuple[dict[str, float], float]:
+    """Memory per device of a refused program: only its temporaries are known (a lower bound of the peak)."""
+    return {"temp_gib": e.temp_bytes / GIB, "peak_gib": e.temp_bytes / GIB}, e.temp_bytes
 
 
 def _compile(cfg: TrainConfig, model_cfg, devices):
@@ -66,7 +103,7 @@ def _compile(cfg: TrainConfig, model_cfg, devices):
     graphdef, abstract_params = nnx.split(abstract_model(model_cfg), nnx.Param)
     shardings = state_shardings(abstract_params, tx, mesh, rules)
     _, step_fn, args = build_step(cfg, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro, shardings)
-    return step_fn.lower(*args).compile(), mesh, rows_micro
+    return compile_or_refuse(step_fn.lower(*args), (mesh, rows_micro)), mesh, rows_micro
 
 
 def _flops(compiled) -> float:
@@ -169,8 +206,14 @@ def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None, *, flops: b
     topo = parse_topology(topology) if isinstance(topology, str) else topology
     model_cfg = model_cfg or _model_config(cfg)[0]
     devices = topo.devices()
-    compiled, mesh, rows_micro = _compile(cfg, model_cfg, devices)
-    per_device, peak = memory_per_device(compiled)
+    refused = None
+    try:
+        compiled, mesh, rows_micro = _compile(cfg, model_cfg, devices)
+        per_device, peak = memory_per_device(compiled)
+    except CompileRefused as e:  # does not fit: no FLOPs to count
+        (mesh, rows_micro), compiled, refused = e.context, None, str(e)
+        per_device, peak = refused_memory(e)
+        flops = False
     rows = rows_micro * cfg.gradient_accumulation_steps
     hbm = hbm_bytes if hbm_bytes is not None else topo.hbm_bytes
     out: dict[str, Any] = {
@@ -183,8 +226,10 @@ def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None, *, flops: b
         "hbm_gib": None if hbm is None else hbm / GIB,
     }
     if hbm is not None:
-        out["fits"] = peak <= hbm
+        out["fits"] = peak <= hbm and refused is None
         out["headroom"] = 1.0 - peak / hbm
+    if refused is not None:
+        out["refused_by_compiler"] = refused
     if not flops:
         return out
     counted = count_flops(cfg, model_cfg, devices)
@@ -271,6 +316,8 @@ def format_plan(p: dict[str, Any]) -> str:
     if p.get("hbm_gib") is not None:
         verdict = "fits" if p["fits"] else "does NOT fit"
         lines.append(f"HBM {p['hbm_gib']:.2f} GiB: {verdict} (headroom {100 * p['headroom']:.1f}%)")
+    if p.get("refused_by_compiler"):
+        lines.append(f"the compiler refused the program (only its temporaries are known): {p['refused_by_compiler']}")
     if "flops" in p:
         f = p["flops"]
         lines += [

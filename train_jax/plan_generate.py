@@ -37,7 +37,7 @@ def plan_generation(cfg: TrainConfig, topology: Topology | str, *, batch: int, p
 
     from train_jax.generate import _generate_batch
     from train_jax.model import abstract_model
-    from train_jax.plan import memory_per_device
+    from train_jax.plan import CompileRefused, compile_or_refuse, memory_per_device, refused_memory
     from train_jax.sharding import DEFAULT_RULES, make_mesh, param_shardings, rules_from_config
     from train_jax.trainer import _model_config
 
@@ -57,9 +57,14 @@ def plan_generation(cfg: TrainConfig, topology: Topology | str, *, batch: int, p
     nnx.replace_by_pure_dict(state, pure)
     rep = NamedSharding(mesh, PartitionSpec())
     ids = jax.ShapeDtypeStruct((batch, prompt_tokens), np.int32, sharding=rep)
-    compiled = _generate_batch.lower(graphdef, state, ids, ids, jnp.int32(2), jnp.int32(0),
-                                     max_new_tokens=new_tokens).compile()
-    per_device, peak = memory_per_device(compiled)
+    try:
+        compiled = compile_or_refuse(_generate_batch.lower(graphdef, state, ids, ids, jnp.int32(2), jnp.int32(0),
+                                                           max_new_tokens=new_tokens))
+        per_device, peak = memory_per_device(compiled)
+        refused = None
+    except CompileRefused as e:  # the compiler's own "does not fit"
+        per_device, peak = refused_memory(e)
+        refused = str(e)
     hbm = hbm_bytes if hbm_bytes is not None else topo.hbm_bytes
     dtype_bytes = np.dtype(jnp.dtype(model_cfg.param_dtype)).itemsize
     cache = kv_cache_bytes(model_cfg, batch, prompt_tokens + new_tokens, dtype_bytes)
@@ -74,8 +79,10 @@ def plan_generation(cfg: TrainConfig, topology: Topology | str, *, batch: int, p
         "hbm_gib": None if hbm is None else hbm / GIB,
     }
     if hbm is not None:
-        out["fits"] = peak <= hbm
+        out["fits"] = peak <= hbm and refused is None
         out["headroom"] = 1.0 - peak / hbm
+    if refused is not None:
+        out["refused_by_compiler"] = refused
     return out
 
 
@@ -92,6 +99,8 @@ def format_generation_plan(p: dict[str, Any]) -> str:
     if p.get("hbm_gib") is not None:
         verdict = "fits" if p["fits"] else "does NOT fit"
         lines.append(f"HBM {p['hbm_gib']:.2f} GiB: {verdict} (headroom {100 * p['headroom']:.1f}%)")
+    if p.get("refused_by_compiler"):
+        lines.append(f"the compiler refused the program (only its temporaries are known): {p['refused_by_compiler']}")
     return "\n".join(lines)
 
 

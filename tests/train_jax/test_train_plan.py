@@ -114,3 +114,35 @@ def test_plan_on_an_abstract_tpu_topology(tmp_path):
     f = p["flops"]  # the splash kernel is a custom call cost_analysis cannot see: counted analytically
     assert f["kernel_calls_per_layer"] > 0 and f["kernel_analytic"] > 0
     assert f["executed"] == pytest.approx(f["compiled_all_devices"] + f["kernel_analytic"])
+
+
+LIBTPU_REFUSAL = ("RESOURCE_EXHAUSTED: Ran out of memory on HBM, the total memory required for HLO temporaries "
+                  "(100.72G) exceeds available HBM (31.25G).")
+
+
+def test_the_compilers_out_of_memory_refusal_is_a_does_not_fit_answer():
+    """libtpu refuses to compile a program that cannot fit (seen at 7B generation batch 128 on v6e-8): the planner
+    reads what it needed; any other compile error propagates unchanged."""
+    import jax
+
+    from train_jax.plan import CompileRefused, compile_or_refuse, refusal_of, refused_memory
+
+    assert refusal_of(RuntimeError(LIBTPU_REFUSAL)) == (100.72 * 2**30, 31.25 * 2**30)
+    assert refusal_of(RuntimeError("INVALID_ARGUMENT: something else")) is None
+
+    class Lowered:  # stands in for jax's Lowered: its compile() raises what libtpu raised
+        def __init__(self, error):
+            self.error = error
+
+        def compile(self):
+            raise self.error
+
+    with pytest.raises(CompileRefused) as info:
+        compile_or_refuse(Lowered(jax.errors.JaxRuntimeError(LIBTPU_REFUSAL)), context="ctx")
+    assert info.value.context == "ctx" and info.value.temp_bytes == 100.72 * 2**30
+    memory, peak = refused_memory(info.value)
+    assert memory["peak_gib"] == pytest.approx(100.72) and peak > info.value.hbm_bytes
+    with pytest.raises(ValueError, match="other"):
+        compile_or_refuse(Lowered(ValueError("other")))
+    lowered = jax.jit(lambda x: x + 1).lower(jax.ShapeDtypeStruct((2,), "float32"))
+    assert compile_or_refuse(lowered).memory_analysis() is not None
