@@ -14,36 +14,24 @@ sets it with `query_chunks(block)` while it is traced, and the model's XLA atten
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-_BLOCK: contextvars.ContextVar[int] = contextvars.ContextVar("attention_query_block", default=0)
+from train_jax.trace_blocks import TraceBlockSize
 
-
-@contextlib.contextmanager
-def query_chunks(block: int) -> Iterator[None]:
-    """While tracing inside: XLA attention over queries `block` at a time (0: all at once)."""
-    if block < 0:
-        raise ValueError(f"attention_query_block is {block}; expected 0 (whole) or a positive block size")
-    token = _BLOCK.set(block)
-    try:
-        yield
-    finally:
-        _BLOCK.reset(token)
+query_chunks = TraceBlockSize("attention_query_block")  # `with query_chunks(block):` while the step is traced
 
 
 def by_query_chunks(attend: Callable, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
     """`attend(q, k, v, mask)` (q [B, T, N, D], mask [B, 1, T, S]) one query block at a time when a block size
     is set, it divides T and is smaller than T; else in one call."""
-    block = _BLOCK.get()
     b, t, n, d = q.shape
-    if block == 0 or t <= block or t % block:
+    nb = query_chunks.blocks_for(t)
+    if nb == 1:
         return attend(q, k, v, mask)
-    nb = t // block
+    block = t // nb
     q_blocks = jnp.moveaxis(q.reshape(b, nb, block, n, d), 1, 0)  # [nb, B, block, N, D]
     m_blocks = jnp.moveaxis(mask.reshape(b, mask.shape[1], nb, block, mask.shape[-1]), 2, 0)  # [nb, B, 1, block, S]
     one = jax.checkpoint(lambda qb, mb: attend(qb, k, v, mb))

@@ -16,38 +16,15 @@ with `mlp_chunks(block)` while it is traced; generation is unaffected.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
-_BLOCK: contextvars.ContextVar[int] = contextvars.ContextVar("mlp_block_size", default=0)
+from train_jax.trace_blocks import TraceBlockSize
 
-
-@contextlib.contextmanager
-def mlp_chunks(block: int) -> Iterator[None]:
-    """While tracing inside: the layers' MLPs run over `block` positions at a time (0: all at once)."""
-    if block < 0:
-        raise ValueError(f"mlp_block_size is {block}; expected 0 (whole) or a positive number of positions")
-    token = _BLOCK.set(block)
-    try:
-        yield
-    finally:
-        _BLOCK.reset(token)
-
-
-def mlp_block() -> int:
-    return _BLOCK.get()
-
-
-def chunks_for(length: int) -> int:
-    """How many blocks a sequence of `length` is cut into (1: whole, when no block is set or it does not divide)."""
-    block = _BLOCK.get()
-    if block == 0 or length <= block or length % block:
-        return 1
-    return length // block
+mlp_chunks = TraceBlockSize("mlp_block_size")  # `with mlp_chunks(block):` while the train step is traced
+chunks_for = mlp_chunks.blocks_for
 
 
 def by_position_chunks(fn: Callable[..., jax.Array], x: jax.Array, weights: Sequence[jax.Array]) -> jax.Array:
@@ -66,4 +43,4 @@ def by_position_chunks(fn: Callable[..., jax.Array], x: jax.Array, weights: Sequ
     return jnp.moveaxis(out, 0, 1).reshape(b, t, *out.shape[3:])
 
 
-__all__ = ["mlp_chunks", "mlp_block", "chunks_for", "by_position_chunks"]
+__all__ = ["mlp_chunks", "chunks_for", "by_position_chunks"]
