@@ -42,19 +42,16 @@ def _run(args: list[str], out: Path, redo: bool, timeout: int) -> dict | None:
     return json.loads(out.read_text())
 
 
-TAG = ""
+def plan_name(topology: str, batch: int, accumulation: int, tag: str = "") -> str:
+    return f"7b_{topology}_b{batch}" + (f"_acc{accumulation}" if accumulation > 1 else "") + tag + ".json"
 
 
-def plan_name(topology: str, batch: int, accumulation: int) -> str:
-    return f"7b_{topology}_b{batch}" + (f"_acc{accumulation}" if accumulation > 1 else "") + TAG + ".json"
-
-
-def table(rows: list[tuple[str, int, int]], max_batches: dict[str, int | None]) -> str:
+def table(rows: list[tuple[str, int, int]], max_batches: dict[str, int | None], tag: str = "") -> str:
     lines = ["| topology | rows/device × micro | argument | temp | peak GiB/chip | HBM | fits (headroom) | "
              "FLOPs/step executed | MFU numerator | ideal step s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for topology, batch, acc in rows:
-        path = PLANS / plan_name(topology, batch, acc)
+        path = PLANS / plan_name(topology, batch, acc, tag)
         if not path.exists():
             lines.append(f"| {topology} | {batch} × {acc} | – | – | not compiled | – | – | – | – | – |")
             continue
@@ -90,8 +87,7 @@ def main() -> int:
     ap.add_argument("--redo", action="store_true", help="recompile plans whose JSON is already there")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per compile")
     args = ap.parse_args()
-    global TAG
-    TAG = f"_{args.tag}" if args.tag else ""
+    tag = f"_{args.tag}" if args.tag else ""
     overrides = [x for kv in args.override for x in (f"--{kv.partition('=')[0]}", kv.partition("=")[2])]
     PLANS.mkdir(parents=True, exist_ok=True)
     rows = [(t, b, 1) for t in args.topologies for b in args.batches]
@@ -104,15 +100,15 @@ def main() -> int:
         if not args.table_only:
             no_flops = args.flops_batches is not None and batch not in args.flops_batches
             _run(["--topology", topology, "--per_device_train_batch_size", str(batch),
-                  "--gradient_accumulation_steps", str(acc)] + (["--no-flops"] if no_flops else []) + overrides, PLANS / plan_name(topology, batch, acc), args.redo,
+                  "--gradient_accumulation_steps", str(acc)] + (["--no-flops"] if no_flops else []) + overrides, PLANS / plan_name(topology, batch, acc, tag), args.redo,
                  args.timeout)
     if args.max_batch:
         for topology in args.topologies:
-            out = PLANS / f"7b_{topology}_max_batch{TAG}.json"
+            out = PLANS / f"7b_{topology}_max_batch{tag}.json"
             r = (json.loads(out.read_text()) if out.exists() else None) if args.table_only else _run(
                 ["--topology", topology, "--find-max-batch", *overrides], out, args.redo, 4 * args.timeout)
             max_batches[topology] = r["max_batch"] if r else None
-    print(table(rows, max_batches))
+    print(table(rows, max_batches, tag))
     return 0
 
 

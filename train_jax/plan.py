@@ -56,9 +56,9 @@ SPLASH_BWD_OVER_FWD = 3.5  # dkv kernel: QKᵀ, dP, dV, dK; dq kernel: QKᵀ, dP
 class CompileRefused(Exception):
     """The compiler refused the program for lack of device memory; `temp_bytes` is what it said it needed."""
 
-    def __init__(self, temp_bytes: float, hbm_bytes: float, message: str, context: Any = None):
+    def __init__(self, temp_bytes: float, hbm_bytes: float, message: str):
         super().__init__(message)
-        self.temp_bytes, self.hbm_bytes, self.context = temp_bytes, hbm_bytes, context
+        self.temp_bytes, self.hbm_bytes = temp_bytes, hbm_bytes
 
 
 def refusal_of(error: Exception) -> tuple[float, float] | None:
@@ -69,7 +69,7 @@ def refusal_of(error: Exception) -> tuple[float, float] | None:
     return float(m.group(1)) * _UNIT[m.group(2)], float(m.group(3)) * _UNIT[m.group(4)]
 
 
-def compile_or_refuse(lowered, context: Any = None):
+def compile_or_refuse(lowered):
     """`lowered.compile()`, with the compiler's out-of-memory refusal raised as `CompileRefused`."""
     try:
         return lowered.compile()
@@ -77,7 +77,7 @@ def compile_or_refuse(lowered, context: Any = None):
         found = refusal_of(e)
         if found is None:
             raise
-        raise CompileRefused(*found, str(e).splitlines()[0][:300], context) from e
+        raise CompileRefused(*found, str(e).splitlines()[0][:300]) from e
 
 
 def refused_memory(e: CompileRefused) -> tuple[dict[str, float], float]:
@@ -85,7 +85,8 @@ def refused_memory(e: CompileRefused) -> tuple[dict[str, float], float]:
     return {"temp_gib": e.temp_bytes / GIB, "peak_gib": e.temp_bytes / GIB}, e.temp_bytes
 
 
-def _compile(cfg: TrainConfig, model_cfg, devices):
+def _lower(cfg: TrainConfig, model_cfg, devices):
+    """(the lowered train step, mesh, rows per micro-batch) for `devices`."""
     from flax import nnx
 
     from train_jax import optim
@@ -103,7 +104,12 @@ def _compile(cfg: TrainConfig, model_cfg, devices):
     graphdef, abstract_params = nnx.split(abstract_model(model_cfg), nnx.Param)
     shardings = state_shardings(abstract_params, tx, mesh, rules)
     _, step_fn, args = build_step(cfg, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro, shardings)
-    return compile_or_refuse(step_fn.lower(*args), (mesh, rows_micro)), mesh, rows_micro
+    return step_fn.lower(*args), mesh, rows_micro
+
+
+def _compile(cfg: TrainConfig, model_cfg, devices):
+    lowered, mesh, rows_micro = _lower(cfg, model_cfg, devices)
+    return compile_or_refuse(lowered), mesh, rows_micro
 
 
 def _flops(compiled) -> float:
@@ -206,12 +212,13 @@ def plan(cfg: TrainConfig, topology: Topology | str, model_cfg=None, *, flops: b
     topo = parse_topology(topology) if isinstance(topology, str) else topology
     model_cfg = model_cfg or _model_config(cfg)[0]
     devices = topo.devices()
+    lowered, mesh, rows_micro = _lower(cfg, model_cfg, devices)
     refused = None
     try:
-        compiled, mesh, rows_micro = _compile(cfg, model_cfg, devices)
+        compiled = compile_or_refuse(lowered)
         per_device, peak = memory_per_device(compiled)
     except CompileRefused as e:  # does not fit: no FLOPs to count
-        (mesh, rows_micro), compiled, refused = e.context, None, str(e)
+        compiled, refused = None, str(e)
         per_device, peak = refused_memory(e)
         flops = False
     rows = rows_micro * cfg.gradient_accumulation_steps
