@@ -12,6 +12,7 @@ rebuilt from its graph definition inside the step, so the step is a plain functi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -107,12 +108,9 @@ def make_train_step(
         return grads, nll, count
 
     def step(state: TrainState, batch: dict[str, jax.Array]):
-        with query_chunks(attention_query_block), mlp_chunks(mlp_block_size):
-            if mesh is not None:
-                with activation_sharding(mesh, rules):
-                    grads, nll, count = gradients(state.params, batch)
-            else:
-                grads, nll, count = gradients(state.params, batch)
+        sharded = activation_sharding(mesh, rules) if mesh is not None else contextlib.nullcontext()
+        with query_chunks(attention_query_block), mlp_chunks(mlp_block_size), sharded:
+            grads, nll, count = gradients(state.params, batch)
         denom = jnp.maximum(count, 1.0)
         grads = jax.tree.map(lambda g: g / denom, grads)
         grad_norm = optax.tree.norm(grads)
