@@ -26,7 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from mnlu.mixture import MixtureConfig, take_fraction
+from mnlu.mixture import MixtureConfig, cap_rows, take_fraction
 from mnlu.splits import SPLITS, TEST, TRAIN
 
 BUILT, ABSENT, UNAVAILABLE, NOT_REGISTERED, FAILED = "built", "absent", "unavailable", "not registered", "error"
@@ -61,6 +61,8 @@ class CorpusReport:
     duplicates: int = 0
     leaked: int = 0
     dropped_by_fraction: int = 0
+    dropped_by_cap: int = 0
+    types_renamed: int = 0
     error: dict[str, Any] | None = None
 
 
@@ -75,6 +77,8 @@ class CorpusJob:
     strict: bool
     fractions: dict[str, float]
     progress: bool
+    max_train_rows: int | None = None
+    rename_types: float = 0.0
 
 
 def _token_counter() -> tuple[Callable[[str], int] | None, str]:
@@ -216,7 +220,11 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
         report.leaked += len(rows) - len(clean)
         cut = take_fraction(clean, job.fractions.get(family, job.fractions.get("*", 1.0)))
         report.dropped_by_fraction += len(clean) - len(cut)
-        kept[(split, family)] = cut
+        capped = cap_rows(cut, job.max_train_rows)
+        report.dropped_by_cap += len(cut) - len(capped)
+        if job.rename_types:
+            capped = _renamed(capped, job, report)
+        kept[(split, family)] = capped
 
     staging = Path(job.staging)
     lengths = _lengths_counter()
@@ -227,6 +235,17 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
         write_group(lines, staging / split / family / f"{job.name}.jsonl", staging / split / family / job.name)
         report.groups.append(_group_stats(split, family, job.name, lines, lengths, job.max_seq_length))
     return report
+
+
+def _renamed(rows: list[tuple[str, bytes, bytes]], job: CorpusJob, report: CorpusReport):
+    """The train rows with `mnlu.augment.rename_types` applied (digests kept: dedup and leakage are already done)."""
+    from mnlu.augment import rename_types
+
+    records = [json.loads(row[0]) for row in rows]
+    renamed, n = rename_types(records, job.rename_types, job.seed)
+    report.types_renamed += n
+    return [(row[0] if new is old else json.dumps(new, ensure_ascii=False, separators=(",", ":")), row[1], row[2])
+            for row, old, new in zip(rows, records, renamed, strict=True)]
 
 
 @dataclass
@@ -314,7 +333,8 @@ def build(
     try:
         todo = [r for r in reports if r.status == BUILT]
         jobs = [CorpusJob(r.name, r.path, str(staging), str(raw), config.seed, config.max_seq_length, strict,
-                          r.fractions, progress and workers <= 1) for r in todo]
+                          r.fractions, progress and workers <= 1, config.max_train_rows, config.rename_types)
+                for r in todo]
         bar = tqdm(total=len(jobs), desc="corpora", unit=" corpus", disable=None if progress else True)  # None: TTY
         done = _run(jobs, workers, bar)
         by_name = {r.name: r for r in done}

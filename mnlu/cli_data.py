@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     b.add_argument("--seed", type=int, help="override the config's seed (seeded splits and distractors)")
     b.add_argument("--max-seq-length", type=int, help="override the config's token budget")
+    b.add_argument("--max-train-rows", type=int, help="override the config's cap on each corpus × family train split")
+    b.add_argument("--rename-types", type=float, metavar="FRACTION",
+                   help="override the config's share of span train items whose types are renamed (mnlu.augment)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (they are also off when stderr "
                    "is not a terminal)")
     b.add_argument("-v", "--verbose", action="store_true", help="list every corpus not built, absent ones too")
@@ -71,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, seed=args.seed)
     if args.max_seq_length is not None:
         config = replace(config, max_seq_length=args.max_seq_length)
+    if args.max_train_rows is not None:
+        if args.max_train_rows < 1:
+            print("mnlu data build: --max-train-rows must be ≥ 1", file=sys.stderr)
+            return 2
+        config = replace(config, max_train_rows=args.max_train_rows)
+    if args.rename_types is not None:
+        if not 0.0 <= args.rename_types <= 1.0:
+            print("mnlu data build: --rename-types must be a fraction in [0, 1]", file=sys.stderr)
+            return 2
+        config = replace(config, rename_types=args.rename_types)
     if args.workers < 1:
         print("mnlu data build: --workers must be ≥ 1", file=sys.stderr)
         return 2

@@ -9,6 +9,8 @@ Config (YAML, `yaml.safe_load`; unknown keys are errors that list the valid ones
 
     seed: 42
     max_seq_length: 2048
+    max_train_rows: 200           # optional: at most this many rows of each corpus × family train split
+    rename_types: 0.5             # optional: share of span train items with renamed types (mnlu.augment)
     corpora:                      # registry names; the build's folder name and output <corpus>
       snli: {fraction: 0.03}
       i2b2_2011_coref: {fraction: {RE: 0.24}}     # per family
@@ -82,7 +84,7 @@ PAPER_FRACTIONS: dict[str, dict[str, float]] = {
     "i2b2_2011_coref": {"RE": 0.24},
 }
 
-TOP_KEYS = ("seed", "max_seq_length", "corpora", "dataset_mixer")
+TOP_KEYS = ("seed", "max_seq_length", "max_train_rows", "rename_types", "corpora", "dataset_mixer")
 CORPUS_KEYS = ("fraction", "path")
 ALL_FAMILIES = "*"
 
@@ -107,6 +109,8 @@ class MixtureConfig:
     seed: int = 42
     max_seq_length: int = 2048
     source: str = "built-in paper mixture"
+    max_train_rows: int | None = None  # not the paper's: a demo-scale cap so no corpus swamps a short run
+    rename_types: float = 0.0  # not the paper's: GoLLIE-style type-name renaming (mnlu.augment)
 
     def spec(self, name: str) -> CorpusSpec:
         return next((c for c in self.corpora if c.name == name), CorpusSpec(name))
@@ -115,6 +119,8 @@ class MixtureConfig:
         return {
             "seed": self.seed,
             "max_seq_length": self.max_seq_length,
+            "max_train_rows": self.max_train_rows,
+            "rename_types": self.rename_types,
             "corpora": {c.name: {"fraction": dict(c.fractions), "path": c.path} for c in self.corpora},
         }
 
@@ -154,6 +160,10 @@ def parse_mixture(data: Any, source: str = "<config>") -> MixtureConfig:
         raise ConfigError(f"{source}: 'seed' must be an integer")
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 16:
         raise ConfigError(f"{source}: 'max_seq_length' must be an integer ≥ 16")
+    cap = data.get("max_train_rows")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ConfigError(f"{source}: 'max_train_rows' must be a positive integer, got {cap!r}")
+    rename = _fraction(data.get("rename_types", 0.0), f"{source}: rename_types")
     specs: dict[str, CorpusSpec] = {}
     corpora = data.get("corpora") or {}
     if not isinstance(corpora, Mapping):
@@ -187,7 +197,7 @@ def parse_mixture(data: Any, source: str = "<config>") -> MixtureConfig:
         if spec.fraction(family) != fraction:
             spec = CorpusSpec(name, {**spec.fractions, family: fraction}, spec.path)
         specs[name] = spec
-    return MixtureConfig(tuple(specs.values()), seed, max_len, source)
+    return MixtureConfig(tuple(specs.values()), seed, max_len, source, cap, rename)
 
 
 def load_mixture(path: str | Path | None) -> MixtureConfig:
@@ -208,6 +218,14 @@ def load_mixture(path: str | Path | None) -> MixtureConfig:
 def take_fraction(rows: Sequence[Any], fraction: float) -> list[Any]:
     """The first int(fraction × N) rows, as the paper's dataset_mixer does."""
     return list(rows[: int(fraction * len(rows))]) if fraction < 1.0 else list(rows)
+
+
+def cap_rows(rows: Sequence[Any], cap: int | None) -> list[Any]:
+    """At most `cap` rows, evenly spaced over the whole list (so a capped corpus keeps its variety, not only its
+    first documents); all of them when there are no more than `cap`."""
+    if cap is None or len(rows) <= cap:
+        return list(rows)
+    return [rows[i * len(rows) // cap] for i in range(cap)]
 
 
 def mix_records(out_dir: str | Path, split: str = "train", seed: int = 42) -> list[dict[str, Any]]:

@@ -34,6 +34,8 @@ class DataConfig:
     max_seq_length: int | None = None
     workers: int | None = None
     corpora: tuple[str, ...] | None = None
+    max_train_rows: int | None = None
+    rename_types: float | None = None
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,10 @@ def data(p: Pipeline) -> None:
             args += ["--workers", str(spec.workers)]
         if spec.corpora:
             args += ["--corpora", ",".join(spec.corpora)]
+        if spec.max_train_rows is not None:
+            args += ["--max-train-rows", str(spec.max_train_rows)]
+        if spec.rename_types is not None:
+            args += ["--rename-types", str(spec.rename_types)]
         run_module("data", "mnlu.cli", args + p.progress_flag())
 
 

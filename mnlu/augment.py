@@ -1,0 +1,123 @@
+"""Type-name renaming of span-extraction training items: the model must read the prompt's type list.
+
+A corpus keeps the same few type names in every item (`Gene`, `Species`, ...), so a model can learn to write those
+names from memory instead of copying the ones the prompt lists, and then fails on a benchmark whose types it never
+saw. GoLLIE (Sainz et al., ICLR 2024) regularises this by masking and paraphrasing label names during training.
+Here a chosen share of the train split's span items get their types renamed to words drawn from other items' texts
+and listed in a shuffled order, in the instruction and in the answer alike (the answer follows the list's order), so
+the names and the order can only come from the prompt. Spans, descriptions and the text are untouched; test splits
+are never renamed. Everything is keyed by (seed, prompt_id): the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mnlu.prompts import MEDICAL_TEXT, SpanType, span_instruction
+
+_HEADER = re.compile(r"Extract all (?P<what>.+?) of the following types from the medical text, in the order they "
+                     r"appear\.\n")
+_ANSWER_RULE = "Answer with one line per type"
+_WORD = re.compile(r"[A-Za-z]{4,14}")
+
+
+def _keyed_random(seed: int, key: str) -> random.Random:
+    digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "little"))
+
+
+def read_span_item(record: Mapping[str, Any]) -> tuple[str, list[SpanType], str, list[str]] | None:
+    """(what, types, text, answer value per type) of an item in the standard span format, or None for any other
+    record (choice tasks, custom instructions, answers whose lines do not follow the type list one to one)."""
+    messages = record.get("messages") or []
+    if len(messages) != 3 or record.get("task") not in ("events", "PICO"):
+        return None
+    user, answer = messages[1]["content"], messages[2]["content"]
+    head = _HEADER.match(user)
+    instruction, sep, text = user.partition(MEDICAL_TEXT)
+    if head is None or not sep:
+        return None
+    listed, rule, _ = instruction[head.end():].partition("\n" + _ANSWER_RULE)
+    if not rule:
+        return None
+    types = []
+    for line in listed.split("\n"):
+        if not line.startswith("- "):
+            return None
+        name, colon, description = line[2:].partition(": ")
+        types.append(SpanType(name, description if colon else ""))
+    if span_instruction(types, head["what"]) != instruction:  # the parse must give back the very same prompt
+        return None
+    lines = answer.split("\n")
+    if len(lines) != len(types) or not all(line.startswith(f"{t.name}: ") for line, t in zip(lines, types, strict=True)):
+        return None
+    values = [line[len(t.name) + 2:] for line, t in zip(lines, types, strict=True)]
+    return head["what"], types, text, values
+
+
+def rename_span_item(record: Mapping[str, Any], names: Sequence[str], order: Sequence[int]) -> dict[str, Any] | None:
+    """The item with type i renamed to names[i] and the types listed (and answered) in `order`; None when the record
+    is not a standard span item or a new name would be ambiguous (repeated, or holding ': ' or a newline)."""
+    item = read_span_item(record)
+    if item is None:
+        return None
+    what, types, text, values = item
+    if len(names) != len(types) or sorted(order) != list(range(len(types))) or len(set(names)) != len(names):
+        return None
+    if any(not n or ": " in n or "\n" in n or n.endswith(":") for n in names):
+        return None
+    renamed = [SpanType(names[i], types[i].description) for i in order]
+    user = span_instruction(renamed, what) + MEDICAL_TEXT + text
+    answer = "\n".join(f"{names[i]}: {values[i]}" for i in order)
+    out = dict(record)
+    out["messages"] = [dict(record["messages"][0]), {**record["messages"][1], "content": user},
+                       {**record["messages"][2], "content": answer}]
+    return out
+
+
+def name_pool(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Candidate type names: the distinct 4–14-letter words of the items' texts, capitalised, sorted (a pool as
+    varied as the corpus's vocabulary, so no name is worth memorising)."""
+    words: set[str] = set()
+    for record in records:
+        user = (record.get("messages") or [{}, {}])[1].get("content", "")
+        words.update(w[0].upper() + w[1:] for w in _WORD.findall(user.partition(MEDICAL_TEXT)[2]))
+    return sorted(words)
+
+
+def rename_types(records: Sequence[dict[str, Any]], fraction: float, seed: int,
+                 pool: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(records, how many were renamed): each standard span item is renamed with probability `fraction` (drawn
+    from its prompt_id and the seed), names from `pool` (default: `name_pool(records)`) that are not already a
+    type of that item; every other record is returned as it is, in the same order."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"rename_types: a fraction in [0, 1] was expected, got {fraction!r}")
+    if fraction == 0.0:
+        return list(records), 0
+    pool = list(pool) if pool is not None else name_pool(records)
+    out, renamed = [], 0
+    for record in records:
+        rng = _keyed_random(seed, str(record.get("prompt_id")))
+        item = read_span_item(record) if rng.random() < fraction else None
+        if item is None:
+            out.append(record)
+            continue
+        own = {t.name.lower() for t in item[1]}
+        choices = [w for w in pool if w.lower() not in own]
+        if len(choices) < len(item[1]):
+            out.append(record)
+            continue
+        names = rng.sample(choices, len(item[1]))
+        order = list(range(len(item[1])))
+        rng.shuffle(order)
+        new = rename_span_item(record, names, order)
+        out.append(new if new is not None else record)
+        renamed += new is not None
+    return out, renamed
+
+
+__all__ = ["read_span_item", "rename_span_item", "name_pool", "rename_types"]

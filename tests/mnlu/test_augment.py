@@ -1,0 +1,116 @@
+"""Type-name renaming (mnlu.augment) and the build's max_train_rows / rename_types on the real samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnlu.augment import name_pool, read_span_item, rename_span_item, rename_types
+from mnlu.cli_data import main
+from mnlu.mixture import ConfigError, cap_rows, parse_mixture
+from mnlu.prompts import SpanType, multiple_choice, parse_span_answer, span_extraction
+
+TYPES = [SpanType("Chemical", "chemicals and drugs"), SpanType("Disease", "")]
+TEXT = "Aspirin reduced fever and headache in patients given aspirin daily."
+SPANS = {"Chemical": ["Aspirin", "aspirin"], "Disease": ["fever", "headache"]}
+
+
+def item(pid: str = "x-1", spans=SPANS, types=TYPES) -> dict:
+    return span_extraction(pid, TEXT, types, spans, type_="named entities", what="entities")
+
+
+def test_read_gives_back_types_text_and_values():
+    what, types, text, values = read_span_item(item())
+    assert (what, types, text) == ("entities", TYPES, TEXT)
+    assert values == ["Aspirin...aspirin", "fever...headache"]
+
+
+def test_rename_and_reorder_keep_every_span_under_its_new_name():
+    new = rename_span_item(item(), ["Alpha", "Bravo"], [1, 0])
+    user, answer = new["messages"][1]["content"], new["messages"][2]["content"]
+    assert "- Bravo\n" in user and "- Alpha: chemicals and drugs" in user
+    assert user.index("- Bravo") < user.index("- Alpha") and "Chemical" not in user and "Disease" not in user
+    assert answer.splitlines() == ["Bravo: fever...headache", "Alpha: Aspirin...aspirin"]
+    assert parse_span_answer(answer) == {"Alpha": SPANS["Chemical"], "Bravo": SPANS["Disease"]}
+    assert new["prompt_id"] == "x-1" and new["messages"][0] == item()["messages"][0]
+    # the renamed item is itself a standard item: renaming back restores the original bytes
+    assert rename_span_item(new, ["Disease", "Chemical"], [1, 0]) == item()
+
+
+def test_non_standard_and_ambiguous_items_are_left_alone():
+    choice = multiple_choice("c-1", "Which?", ["yes", "no"], 0, text=TEXT, type_="relation")
+    assert read_span_item(choice) is None
+    custom = span_extraction("x-2", TEXT, TYPES, SPANS, type_="t", instruction="Find the drugs and diseases.")
+    assert read_span_item(custom) is None
+    broken = item()
+    broken["messages"][2]["content"] = "Chemical: Aspirin"  # one line for two types
+    assert read_span_item(broken) is None
+    assert rename_span_item(item(), ["Same", "Same"], [0, 1]) is None
+    assert rename_span_item(item(), ["A: b", "C"], [0, 1]) is None
+    assert rename_span_item(item(), ["A", "B"], [0, 0]) is None
+
+
+def test_rename_types_is_seeded_by_prompt_id_and_leaves_other_records():
+    records = [item(f"x-{i}") for i in range(200)]
+    records.insert(5, multiple_choice("c-1", "Which?", ["yes", "no"], 0, text=TEXT, type_="relation"))
+    out, n = rename_types(records, 0.5, seed=42, pool=["Kappa", "Lambda", "Omega", "Sigma", "Chemical"])
+    assert 70 < n < 130 and len(out) == len(records)
+    assert out[5] is records[5]
+    changed = [o for o, r in zip(out, records, strict=True) if o is not r]
+    assert len(changed) == n
+    for o in changed:  # never an item's own name, always from the pool
+        names = list(parse_span_answer(o["messages"][2]["content"]))
+        assert set(names) <= {"Kappa", "Lambda", "Omega", "Sigma"}
+    again, _ = rename_types(list(reversed(records)), 0.5, seed=42, pool=["Kappa", "Lambda", "Omega", "Sigma", "Chemical"])
+    assert list(reversed(again)) == out  # keyed by prompt_id, not by position
+    other, _ = rename_types(records, 0.5, seed=7, pool=["Kappa", "Lambda", "Omega", "Sigma", "Chemical"])
+    assert other != out
+    assert rename_types(records, 0.0, seed=42) == (records, 0)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        rename_types(records, 1.5, seed=42)
+
+
+def test_name_pool_is_the_texts_words_capitalised():
+    assert name_pool([item()]) == sorted({"Aspirin", "Reduced", "Fever", "Headache", "Patients", "Given", "Daily"})
+
+
+def test_cap_rows_spreads_over_the_whole_split_and_mixture_keys():
+    assert cap_rows(list(range(10)), 4) == [0, 2, 5, 7]
+    assert cap_rows(list(range(3)), 4) == [0, 1, 2] and cap_rows(list(range(3)), None) == [0, 1, 2]
+    cfg = parse_mixture({"max_train_rows": 100, "rename_types": 0.25})
+    assert (cfg.max_train_rows, cfg.rename_types) == (100, 0.25)
+    with pytest.raises(ConfigError, match="'max_train_rows' must be a positive integer"):
+        parse_mixture({"max_train_rows": 0})
+    with pytest.raises(ConfigError, match=r"rename_types: a fraction must be a number in \[0, 1\]"):
+        parse_mixture({"rename_types": 2})
+
+
+def _records(out: Path, split: str, family: str, corpus: str) -> list[dict]:
+    path = out / split / family / f"{corpus}.jsonl"
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_build_caps_and_renames_train_only(shared_data, tmp_path):
+    raw = shared_data / "mnlu"
+    plain, aug = tmp_path / "plain", tmp_path / "aug"
+    base = ["build", "--raw", str(raw), "--corpora", "genia,biored", "--no-progress"]
+    assert main([*base, "--out", str(plain)]) == 0
+    assert main([*base, "--out", str(aug), "--max-train-rows", "40", "--rename-types", "0.5"]) == 0
+    assert len(_records(aug, "train", "RE", "biored")) == 40 < len(_records(plain, "train", "RE", "biored"))
+    assert _records(aug, "test", "events", "genia") == _records(plain, "test", "events", "genia")
+    genia_plain, genia_aug = _records(plain, "train", "events", "genia"), _records(aug, "train", "events", "genia")
+    kept = cap_rows(genia_plain, 40)
+    renamed = [a for a, p in zip(genia_aug, kept, strict=True) if a != p]
+    assert 10 < len(renamed) < 30
+    for a, p in zip(genia_aug, kept, strict=True):  # the same spans under the renamed types, in the new order
+        spans_a = sorted(parse_span_answer(a["messages"][2]["content"]).values())
+        spans_p = sorted(parse_span_answer(p["messages"][2]["content"]).values())
+        assert spans_a == spans_p and a["prompt_id"] == p["prompt_id"]
+    stats = {c["name"]: c for c in json.loads((aug / "stats.json").read_text())["corpora"]}
+    assert stats["genia"]["types_renamed"] == len(renamed) and stats["biored"]["dropped_by_cap"] > 0
+    assert "span items with renamed types" in (aug / "stats.md").read_text()
+    again = tmp_path / "again"
+    assert main([*base, "--out", str(again), "--max-train-rows", "40", "--rename-types", "0.5"]) == 0
+    assert (again / "train" / "events" / "genia.jsonl").read_bytes() == (aug / "train" / "events" / "genia.jsonl").read_bytes()
