@@ -33,7 +33,7 @@ def run_once(tree: Path, steps: int, out: Path, env_extra: dict[str, str]) -> tu
     env.update(env_extra, PYTHONPATH=str(tree))
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "mnlu.cli", "train", "--config", "configs/tiny.yaml",
            "--max_steps", str(steps), "--logging_steps", "1", "--output_dir", str(out), "--report_to", "none",
-           "--disable_tqdm", "true", "--save_strategy", "no"]
+           "--disable_tqdm", "true"]
     done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{tree}: mnlu train failed ({done.returncode}):\n{done.stderr[-2000:]}")

@@ -208,6 +208,8 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> Any:
     elif base is str:
         if isinstance(value, str):
             return value
+        if value is False:  # YAML 1.1 reads HF's `save_strategy: no` (and `--save_strategy no`) as false
+            return "no"
     elif base is list:
         if isinstance(value, str):  # HF accepts `report_to: tensorboard`
             value = [value]

@@ -180,3 +180,11 @@ def test_a_fraction_applied_by_the_build_is_not_applied_twice(tmp_path, capsys):
     assert len(list(iter_source(resolve_mixer({str(group / "snli"): 1.0})[0]))) == 10
     with pytest.raises(DataError, match=r"already cut to 0.03 .* a mixer fraction of 0.5 would cut it again"):
         resolve_mixer({str(group / "snli"): 0.5})
+
+
+def test_hf_save_strategy_no_survives_yaml_1_1():
+    """`save_strategy: no` in a recipe and `--save_strategy no` on the command line (YAML reads both as false)."""
+    assert from_dict(yaml.safe_load("save_strategy: no") | _minimal()).save_strategy == "no"
+    assert from_dict(_minimal(**parse_overrides(["--save_strategy", "no"]))).save_strategy == "no"
+    with pytest.raises(TrainConfigError, match="'save_strategy' is True"):
+        from_dict(_minimal(save_strategy=True))
