@@ -63,8 +63,12 @@ def rename_span_item(record: Mapping[str, Any], names: Sequence[str], order: Seq
     """The item with type i renamed to names[i] and the types listed (and answered) in `order`; None when the record
     is not a standard span item or a new name would be ambiguous (repeated, or holding ': ' or a newline)."""
     item = read_span_item(record)
-    if item is None:
-        return None
+    return None if item is None else _rebuilt(record, item, names, order)
+
+
+def _rebuilt(record: Mapping[str, Any], item: tuple[str, list[SpanType], str, list[str]], names: Sequence[str],
+             order: Sequence[int]) -> dict[str, Any] | None:
+    """`rename_span_item` on an item already read by `read_span_item`."""
     what, types, text, values = item
     if len(names) != len(types) or sorted(order) != list(range(len(types))) or len(set(names)) != len(names):
         return None
@@ -114,7 +118,7 @@ def rename_types(records: Sequence[dict[str, Any]], fraction: float, seed: int,
         names = rng.sample(choices, len(item[1]))
         order = list(range(len(item[1])))
         rng.shuffle(order)
-        new = rename_span_item(record, names, order)
+        new = _rebuilt(record, item, names, order)
         out.append(new if new is not None else record)
         renamed += new is not None
     return out, renamed

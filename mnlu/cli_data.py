@@ -74,16 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, seed=args.seed)
     if args.max_seq_length is not None:
         config = replace(config, max_seq_length=args.max_seq_length)
-    if args.max_train_rows is not None:
-        if args.max_train_rows < 1:
-            print("mnlu data build: --max-train-rows must be ≥ 1", file=sys.stderr)
-            return 2
-        config = replace(config, max_train_rows=args.max_train_rows)
-    if args.rename_types is not None:
-        if not 0.0 <= args.rename_types <= 1.0:
-            print("mnlu data build: --rename-types must be a fraction in [0, 1]", file=sys.stderr)
-            return 2
-        config = replace(config, rename_types=args.rename_types)
+    try:  # MixtureConfig checks its own fields, so a bad flag is reported like a bad config key
+        if args.max_train_rows is not None:
+            config = replace(config, max_train_rows=args.max_train_rows, source=f"{config.source} + --max-train-rows")
+        if args.rename_types is not None:
+            config = replace(config, rename_types=args.rename_types, source=f"{config.source} + --rename-types")
+    except ConfigError as e:
+        print(f"mnlu data build: {e}", file=sys.stderr)
+        return 2
     if args.workers < 1:
         print("mnlu data build: --workers must be ≥ 1", file=sys.stderr)
         return 2

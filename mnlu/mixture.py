@@ -112,6 +112,12 @@ class MixtureConfig:
     max_train_rows: int | None = None  # not the paper's: a demo-scale cap so no corpus swamps a short run
     rename_types: float = 0.0  # not the paper's: GoLLIE-style type-name renaming (mnlu.augment)
 
+    def __post_init__(self) -> None:  # here, not in parse_mixture, so command-line overrides are checked too
+        cap = self.max_train_rows
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ConfigError(f"{self.source}: 'max_train_rows' must be a positive integer, got {cap!r}")
+        object.__setattr__(self, "rename_types", _fraction(self.rename_types, f"{self.source}: rename_types"))
+
     def spec(self, name: str) -> CorpusSpec:
         return next((c for c in self.corpora if c.name == name), CorpusSpec(name))
 
@@ -160,10 +166,6 @@ def parse_mixture(data: Any, source: str = "<config>") -> MixtureConfig:
         raise ConfigError(f"{source}: 'seed' must be an integer")
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 16:
         raise ConfigError(f"{source}: 'max_seq_length' must be an integer ≥ 16")
-    cap = data.get("max_train_rows")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-        raise ConfigError(f"{source}: 'max_train_rows' must be a positive integer, got {cap!r}")
-    rename = _fraction(data.get("rename_types", 0.0), f"{source}: rename_types")
     specs: dict[str, CorpusSpec] = {}
     corpora = data.get("corpora") or {}
     if not isinstance(corpora, Mapping):
@@ -197,7 +199,8 @@ def parse_mixture(data: Any, source: str = "<config>") -> MixtureConfig:
         if spec.fraction(family) != fraction:
             spec = CorpusSpec(name, {**spec.fractions, family: fraction}, spec.path)
         specs[name] = spec
-    return MixtureConfig(tuple(specs.values()), seed, max_len, source, cap, rename)
+    return MixtureConfig(tuple(specs.values()), seed, max_len, source, data.get("max_train_rows"),
+                         data.get("rename_types", 0.0))
 
 
 def load_mixture(path: str | Path | None) -> MixtureConfig:
