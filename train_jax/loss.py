@@ -10,9 +10,17 @@ its parameter dtype and is cast inside, so its gradient is accumulated across bl
 
 Levanter's blockwise cross-entropy and MaxText's vocab tiling are the references; this one chunks tokens only
 (vocab stays whole per block: 32000 columns are small next to the hidden matmul).
+
+Training takes the summed loss through `blockwise_nll_sum`, whose gradient is computed in the forward pass
+(the fused linear cross-entropy of Liger and Apple's CCE): each block's softmax is used once for the loss and
+for (softmax − one-hot) · weight, which is multiplied into the hidden-state and head gradients there and then.
+The backward pass only scales them by the incoming cotangent, so no block's logits or exponentials are ever
+recomputed: the head costs three matmuls per token, as without blocks, not four.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +47,25 @@ def blockwise_token_nll(
     hidden [rows, tokens, embed] (compute dtype), weight the head ([embed, vocab] or tied [vocab, embed]),
     targets int [rows, tokens], weights [rows, tokens]. A last block shorter than `block_size` is padded with
     zero-weight positions that are cut off again."""
+    rows, tokens, _ = hidden.shape
+    xs = _pad_blocks(hidden, targets, weights, block_size)
+    compute = hidden.dtype
+
+    @jax.checkpoint
+    def one_block(x, t, wt):
+        logits = token_matmul(x, weight.astype(compute), contract_w=contract, out_dtype=jnp.float32)
+        logits = constrain(logits, ACT_VOCAB)
+        logz = jax.nn.logsumexp(logits, axis=-1)
+        picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
+        return (logz - picked) * wt
+
+    _, per_block = jax.lax.scan(lambda c, blk: (c, one_block(*blk)), None, xs)
+    n_blocks, _, block = per_block.shape
+    return jnp.moveaxis(per_block, 0, 1).reshape(rows, n_blocks * block)[:, :tokens]
+
+
+def _pad_blocks(hidden, targets, weights, block_size):
+    """(hidden, targets, float32 weights) padded to whole blocks and cut into [n_blocks, rows, block, ...]."""
     if block_size < 1:
         raise ValueError(f"block_size is {block_size}; expected an integer ≥ 1")
     rows, tokens, _ = hidden.shape
@@ -54,23 +81,75 @@ def blockwise_token_nll(
     def blocks(a):  # [rows, n_blocks * block, ...] → [n_blocks, rows, block, ...]
         return jnp.moveaxis(a.reshape(rows, n_blocks, block, *a.shape[2:]), 1, 0)
 
-    compute = hidden.dtype
+    return blocks(hidden), blocks(targets), blocks(w)
 
-    @jax.checkpoint
-    def one_block(x, t, wt):
-        logits = token_matmul(x, weight.astype(compute), contract_w=contract, out_dtype=jnp.float32)
-        logits = constrain(logits, ACT_VOCAB)
+
+def _nll_and_grads(hidden, weight, contract, targets, weights, block_size):
+    """(Σ weighted NLL, its gradient wrt hidden, wrt the head weight), one pass over the blocks."""
+    rows, tokens, _ = hidden.shape
+    compute = hidden.dtype
+    w_c = weight.astype(compute)
+    xs = _pad_blocks(hidden, targets, weights, block_size)
+
+    def one_block(carry, blk):
+        total, d_weight = carry
+        x, t, wt = blk
+        logits = constrain(token_matmul(x, w_c, contract_w=contract, out_dtype=jnp.float32), ACT_VOCAB)
         logz = jax.nn.logsumexp(logits, axis=-1)
         picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
-        return (logz - picked) * wt
+        total = total + jnp.sum((logz - picked) * wt)
+        onehot = jax.nn.one_hot(t, logits.shape[-1], dtype=jnp.float32)
+        d_logits = ((jnp.exp(logits - logz[..., None]) - onehot) * wt[..., None]).astype(compute)
+        d_x = token_matmul(d_logits, w_c, contract_w=1 - contract, out_dtype=jnp.float32).astype(compute)
+        flat_x, flat_d = x.reshape(-1, x.shape[-1]), d_logits.reshape(-1, d_logits.shape[-1])
+        pair = (flat_x, flat_d) if contract == 0 else (flat_d, flat_x)  # [embed, vocab] or tied [vocab, embed]
+        d_weight = d_weight + jax.lax.dot_general(*pair, (((0,), (0,)), ((), ())),
+                                                  preferred_element_type=jnp.float32)
+        return (total, d_weight), d_x
 
-    if n_blocks == 1:
-        nll = one_block(hidden, targets, w)
-    else:
-        _, per_block = jax.lax.scan(lambda c, xs: (c, one_block(*xs)), None,
-                                    (blocks(hidden), blocks(targets), blocks(w)))
-        nll = jnp.moveaxis(per_block, 0, 1).reshape(rows, n_blocks * block)
-    return nll[:, :tokens]
+    init = (jnp.zeros((), jnp.float32), jnp.zeros(weight.shape, jnp.float32))  # head grad in float32
+    (total, d_weight), d_blocks = jax.lax.scan(one_block, init, xs)
+    n_blocks, _, block = d_blocks.shape[:3]
+    d_hidden = jnp.moveaxis(d_blocks, 0, 1).reshape(rows, n_blocks * block, -1)[:, :tokens]
+    return total, d_hidden, d_weight.astype(weight.dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 5))
+def blockwise_nll_sum(
+    hidden: jax.Array, weight: jax.Array, contract: int, targets: jax.Array, weights: jax.Array,
+    block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+) -> jax.Array:
+    """Σ of `blockwise_token_nll` (a float32 scalar), differentiable in hidden and weight with the gradient
+    computed in the forward pass (module docstring): the training loss. Residuals are one hidden-sized and one
+    head-sized array, the same as the gradients they become."""
+    return jnp.sum(blockwise_token_nll(hidden, weight, contract, targets, weights, block_size))
+
+
+def _nll_sum_fwd(hidden, weight, contract, targets, weights, block_size):
+    total, d_hidden, d_weight = _nll_and_grads(hidden, weight, contract, targets, weights, block_size)
+    return total, (d_hidden, d_weight)
+
+
+def _nll_sum_bwd(contract, block_size, residuals, g):
+    d_hidden, d_weight = residuals
+    return d_hidden * g.astype(d_hidden.dtype), d_weight * g, None, None  # targets and weights are data
+
+
+blockwise_nll_sum.defvjp(_nll_sum_fwd, _nll_sum_bwd)
+
+
+def _gather_targets(hidden, targets, weights, capacity):
+    """(idx, hidden, targets, weights) at the (at most `capacity`) positions of non-zero weight, as one row."""
+    if capacity < 1:
+        raise ValueError(f"capacity is {capacity}; expected an integer ≥ 1")
+    rows, tokens, embed = hidden.shape
+    flat_w = jnp.asarray(weights).reshape(rows * tokens).astype(jnp.float32)
+    (idx,) = jnp.nonzero(flat_w != 0, size=capacity, fill_value=0)
+    valid = jnp.arange(capacity) < jnp.count_nonzero(flat_w)
+    x = hidden.reshape(rows * tokens, embed)[idx][None]
+    t = jnp.asarray(targets).reshape(rows * tokens)[idx][None]
+    w = jnp.where(valid, flat_w[idx], 0.0)[None]
+    return idx, x, t, w
 
 
 def gathered_token_nll(
@@ -84,30 +163,38 @@ def gathered_token_nll(
     demo corpora), and for a small model the 32000-column head is most of the step's FLOPs, so projecting only the
     targets makes a CPU step several times faster. Equal to the dense loss whenever the targets fit; positions past
     `capacity` are dropped, which `targets_dropped` (train_jax.train) counts and the trainer refuses."""
-    if capacity < 1:
-        raise ValueError(f"capacity is {capacity}; expected an integer ≥ 1")
-    rows, tokens, embed = hidden.shape
-    flat_w = jnp.asarray(weights).reshape(rows * tokens).astype(jnp.float32)
-    (idx,) = jnp.nonzero(flat_w != 0, size=capacity, fill_value=0)
-    valid = jnp.arange(capacity) < jnp.count_nonzero(flat_w)
-    x = hidden.reshape(rows * tokens, embed)[idx][None]
-    t = jnp.asarray(targets).reshape(rows * tokens)[idx][None]
-    w = jnp.where(valid, flat_w[idx], 0.0)[None]
+    rows, tokens, _ = hidden.shape
+    idx, x, t, w = _gather_targets(hidden, targets, weights, capacity)
     nll = blockwise_token_nll(x, weight, contract, t, w, block_size)[0]
     return jnp.zeros(rows * tokens, jnp.float32).at[idx].add(nll).reshape(rows, tokens)
+
+
+def _hidden_and_head(model: Mistral, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array, int]:
+    hidden = model.hidden_states(batch["input_ids"], positions=batch["positions"], segment_ids=batch["segment_ids"])
+    weight, contract = head_weight(model)
+    return hidden.astype(to_jnp_dtype(model.config.dtype)), weight, contract
 
 
 def model_token_nll(model: Mistral, batch: dict[str, jax.Array], block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
                     target_capacity: int = 0) -> jax.Array:
     """The model's per-position weighted NLL of one batch [rows, tokens] (see `blockwise_token_nll`);
     `target_capacity` > 0 applies the head at the weighted positions only (`gathered_token_nll`)."""
-    hidden = model.hidden_states(batch["input_ids"], positions=batch["positions"], segment_ids=batch["segment_ids"])
-    weight, contract = head_weight(model)
-    hidden = hidden.astype(to_jnp_dtype(model.config.dtype))
+    hidden, weight, contract = _hidden_and_head(model, batch)
     if target_capacity > 0:
         return gathered_token_nll(hidden, weight, contract, batch["targets"], batch["weights"], target_capacity,
                                   block_size)
     return blockwise_token_nll(hidden, weight, contract, batch["targets"], batch["weights"], block_size)
 
 
-__all__ = ["DEFAULT_LOSS_BLOCK_SIZE", "blockwise_token_nll", "gathered_token_nll", "model_token_nll", "head_weight"]
+def model_nll_sum(model: Mistral, batch: dict[str, jax.Array], block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+                  target_capacity: int = 0) -> jax.Array:
+    """Σ of `model_token_nll` (float32 scalar), differentiated through `blockwise_nll_sum`: the training loss."""
+    hidden, weight, contract = _hidden_and_head(model, batch)
+    targets, weights = batch["targets"], batch["weights"]
+    if target_capacity > 0:
+        _, hidden, targets, weights = _gather_targets(hidden, targets, weights, target_capacity)
+    return blockwise_nll_sum(hidden, weight, contract, targets, weights, block_size)
+
+
+__all__ = ["DEFAULT_LOSS_BLOCK_SIZE", "blockwise_nll_sum", "blockwise_token_nll", "gathered_token_nll",
+           "head_weight", "model_nll_sum", "model_token_nll"]

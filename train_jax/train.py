@@ -23,7 +23,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 
 from train_jax.attention_chunks import query_chunks
-from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_token_nll
+from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_nll_sum, model_token_nll
 from train_jax.mlp_chunks import mlp_chunks
 from train_jax.model import Mistral
 from train_jax.sharding import (
@@ -51,9 +51,10 @@ def split_model(model: Mistral) -> tuple[nnx.GraphDef, Any, dict]:
 def token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
               block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0) -> tuple[jax.Array, jax.Array]:
     """(Σ target-token negative log-likelihood, Σ target weights) of one micro-batch, in float32; the logits are
-    computed `block_size` positions at a time (train_jax.loss), never for the whole micro-batch at once."""
-    nll = per_token_nll(graphdef, params, batch, block_size, target_capacity)
-    return jnp.sum(nll), jnp.sum(batch["weights"].astype(jnp.float32))
+    computed `block_size` positions at a time, and their gradient in the same pass (train_jax.loss), never for
+    the whole micro-batch at once."""
+    nll = model_nll_sum(nnx.merge(graphdef, params), batch, block_size, target_capacity)
+    return nll, jnp.sum(batch["weights"].astype(jnp.float32))
 
 
 def per_token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
