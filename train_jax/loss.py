@@ -3,10 +3,11 @@
 Why: at 7B, 16 rows × 2048 tokens × 32000 vocab is 4.2 GB per float32 copy of the logits, and the unchunked loss
 keeps several (logits, softmax, their gradient). Here the sequence axis is cut into blocks of `block_size`
 positions (every row of the micro-batch at once, so the batch axis keeps its sharding); each block projects its
-hidden states through the output head, takes logsumexp − target logit in float32, and is wrapped in
-`jax.checkpoint`, so the backward pass recomputes that block's logits instead of saving them. Peak extra memory
-is one block's logits ([rows, block_size, vocab] float32) and its gradient. The head weight enters each block in
-its parameter dtype and is cast inside, so its gradient is accumulated across blocks in that (float32) dtype.
+hidden states through the output head, takes logsumexp − target logit in float32, and (in the per-position
+`blockwise_token_nll`) is wrapped in `jax.checkpoint`, so a backward pass recomputes that block's logits instead
+of saving them. Peak extra memory is one block's logits ([rows, block_size, vocab] float32) and its gradient. The
+head weight enters each block in its parameter dtype and is cast inside, so its gradient is accumulated across
+blocks in that (float32) dtype.
 
 Levanter's blockwise cross-entropy and MaxText's vocab tiling are the references; this one chunks tokens only
 (vocab stays whole per block: 32000 columns are small next to the hidden matmul).
@@ -38,32 +39,6 @@ def head_weight(model: Mistral) -> tuple[jax.Array, int]:
     return model.lm_head.kernel[...], 0  # [embed, vocab]
 
 
-def blockwise_token_nll(
-    hidden: jax.Array, weight: jax.Array, contract: int, targets: jax.Array, weights: jax.Array,
-    block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
-) -> jax.Array:
-    """Per-position weighted negative log-likelihood [rows, tokens] in float32 (zero where `weights` is zero).
-
-    hidden [rows, tokens, embed] (compute dtype), weight the head ([embed, vocab] or tied [vocab, embed]),
-    targets int [rows, tokens], weights [rows, tokens]. A last block shorter than `block_size` is padded with
-    zero-weight positions that are cut off again."""
-    rows, tokens, _ = hidden.shape
-    xs = _pad_blocks(hidden, targets, weights, block_size)
-    compute = hidden.dtype
-
-    @jax.checkpoint
-    def one_block(x, t, wt):
-        logits = token_matmul(x, weight.astype(compute), contract_w=contract, out_dtype=jnp.float32)
-        logits = constrain(logits, ACT_VOCAB)
-        logz = jax.nn.logsumexp(logits, axis=-1)
-        picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
-        return (logz - picked) * wt
-
-    _, per_block = jax.lax.scan(lambda c, blk: (c, one_block(*blk)), None, xs)
-    n_blocks, _, block = per_block.shape
-    return jnp.moveaxis(per_block, 0, 1).reshape(rows, n_blocks * block)[:, :tokens]
-
-
 def _pad_blocks(hidden, targets, weights, block_size):
     """(hidden, targets, float32 weights) padded to whole blocks and cut into [n_blocks, rows, block, ...]."""
     if block_size < 1:
@@ -84,9 +59,42 @@ def _pad_blocks(hidden, targets, weights, block_size):
     return blocks(hidden), blocks(targets), blocks(w)
 
 
+def _unblock(per_block: jax.Array, tokens: int) -> jax.Array:
+    """[n_blocks, rows, block, ...] → [rows, tokens, ...]: the inverse of `_pad_blocks`, padding cut off."""
+    n_blocks, rows, block = per_block.shape[:3]
+    return jnp.moveaxis(per_block, 0, 1).reshape(rows, n_blocks * block, *per_block.shape[3:])[:, :tokens]
+
+
+def _block_nll(x, w_c, contract, t, wt):
+    """One block's (float32 logits, logsumexp, weighted NLL) with the head `w_c` already in the compute dtype."""
+    logits = constrain(token_matmul(x, w_c, contract_w=contract, out_dtype=jnp.float32), ACT_VOCAB)
+    logz = jax.nn.logsumexp(logits, axis=-1)
+    picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
+    return logits, logz, (logz - picked) * wt
+
+
+def blockwise_token_nll(
+    hidden: jax.Array, weight: jax.Array, contract: int, targets: jax.Array, weights: jax.Array,
+    block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+) -> jax.Array:
+    """Per-position weighted negative log-likelihood [rows, tokens] in float32 (zero where `weights` is zero).
+
+    hidden [rows, tokens, embed] (compute dtype), weight the head ([embed, vocab] or tied [vocab, embed]),
+    targets int [rows, tokens], weights [rows, tokens]. A last block shorter than `block_size` is padded with
+    zero-weight positions that are cut off again."""
+    xs = _pad_blocks(hidden, targets, weights, block_size)
+    compute = hidden.dtype
+
+    @jax.checkpoint
+    def one_block(x, t, wt):
+        return _block_nll(x, weight.astype(compute), contract, t, wt)[2]
+
+    _, per_block = jax.lax.scan(lambda c, blk: (c, one_block(*blk)), None, xs)
+    return _unblock(per_block, hidden.shape[1])
+
+
 def _nll_and_grads(hidden, weight, contract, targets, weights, block_size):
     """(Σ weighted NLL, its gradient wrt hidden, wrt the head weight), one pass over the blocks."""
-    rows, tokens, _ = hidden.shape
     compute = hidden.dtype
     w_c = weight.astype(compute)
     xs = _pad_blocks(hidden, targets, weights, block_size)
@@ -94,10 +102,8 @@ def _nll_and_grads(hidden, weight, contract, targets, weights, block_size):
     def one_block(carry, blk):
         total, d_weight = carry
         x, t, wt = blk
-        logits = constrain(token_matmul(x, w_c, contract_w=contract, out_dtype=jnp.float32), ACT_VOCAB)
-        logz = jax.nn.logsumexp(logits, axis=-1)
-        picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
-        total = total + jnp.sum((logz - picked) * wt)
+        logits, logz, nll = _block_nll(x, w_c, contract, t, wt)
+        total = total + jnp.sum(nll)
         onehot = jax.nn.one_hot(t, logits.shape[-1], dtype=jnp.float32)
         d_logits = ((jnp.exp(logits - logz[..., None]) - onehot) * wt[..., None]).astype(compute)
         d_x = token_matmul(d_logits, w_c, contract_w=1 - contract, out_dtype=jnp.float32).astype(compute)
@@ -109,9 +115,7 @@ def _nll_and_grads(hidden, weight, contract, targets, weights, block_size):
 
     init = (jnp.zeros((), jnp.float32), jnp.zeros(weight.shape, jnp.float32))  # head grad in float32
     (total, d_weight), d_blocks = jax.lax.scan(one_block, init, xs)
-    n_blocks, _, block = d_blocks.shape[:3]
-    d_hidden = jnp.moveaxis(d_blocks, 0, 1).reshape(rows, n_blocks * block, -1)[:, :tokens]
-    return total, d_hidden, d_weight.astype(weight.dtype)
+    return total, _unblock(d_blocks, hidden.shape[1]), d_weight.astype(weight.dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 5))
@@ -132,7 +136,8 @@ def _nll_sum_fwd(hidden, weight, contract, targets, weights, block_size):
 
 def _nll_sum_bwd(contract, block_size, residuals, g):
     d_hidden, d_weight = residuals
-    return d_hidden * g.astype(d_hidden.dtype), d_weight * g, None, None  # targets and weights are data
+    # targets and weights are data: no cotangent
+    return d_hidden * g.astype(d_hidden.dtype), d_weight * g.astype(d_weight.dtype), None, None
 
 
 blockwise_nll_sum.defvjp(_nll_sum_fwd, _nll_sum_bwd)
