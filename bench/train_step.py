@@ -9,8 +9,8 @@ fp32 is compared with fp32, and our bf16-compute policy with torch's bf16 autoca
 fixed matmul (the ceiling) right before and after each timed step, because this host's speed changes under load;
 ratios are medians of per-round ratios. MFU uses MaxText's FLOP count (causal attention at half).
 
-The torch side runs in its own process, so each side runs with its own host allocator: ours as `mnlu train`
-runs (glibc tuned to keep the XLA working set, train_jax/host_memory.py), torch with stock glibc as transformers
+The torch side runs in its own process, so each side runs with its own host allocator: ours tuned to keep the
+XLA working set (as `mnlu train` with MNLU_HOST_MALLOC=keep, train_jax/host_memory.py), torch with stock glibc as transformers
 users run it (`--peer-malloc tuned` gives torch the same tuning; `--our-malloc default` takes ours away).
 """
 
@@ -49,7 +49,8 @@ def parse_args() -> argparse.Namespace:
                    help="shrink batch/seq (both sides) when one torch step would take longer than this")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--our-malloc", choices=("tuned", "default"), default="tuned",
-                   help="tuned: as `mnlu train` runs (train_jax/host_memory.py); default: stock glibc")
+                   help="tuned: glibc kept from returning the step's slab "
+                   "(`mnlu train` with MNLU_HOST_MALLOC=keep, train_jax/host_memory.py); default: stock glibc")
     p.add_argument("--peer-malloc", choices=("default", "tuned"), default="default",
                    help="the torch process's allocator: stock glibc (default) or the same tuning as ours")
     p.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)

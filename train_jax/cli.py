@@ -33,7 +33,7 @@ size, `--generation --batch-size B --prompt-tokens P --new-tokens N` the eval's 
 def train_main(argv: Sequence[str] | None = None) -> int:
     from train_jax.host_memory import tune_from_env
 
-    tune_from_env()  # opt-in (MNLU_HOST_MALLOC=tuned), before jax starts its threads: see train_jax/host_memory.py
+    tune_from_env()  # opt-in (MNLU_HOST_MALLOC=tuned|keep), before jax starts its threads: see train_jax/host_memory.py
     _simulated_cpu_devices(list(sys.argv[1:] if argv is None else argv))
     from train_jax.data_sources import DataError
     from train_jax.loader import DataStateError

@@ -112,6 +112,26 @@ class Loader:
         """The schedule's length: max_steps, or `done` plus every step left in the epochs."""
         return self.max_steps if self.max_steps > 0 else done + self.remaining_steps()
 
+    def max_row_targets(self) -> int:
+        """The most target tokens any row of this run holds, over every epoch the schedule visits (from the start,
+        so a resumed run resolves the same value): the smallest safe `loss_target_capacity: auto`."""
+        total = self.total_steps() if self.max_steps > 0 else None
+        c = np.concatenate([[0], np.cumsum(self.data.targets, dtype=np.int64)])
+        lo, hi = self.data.offsets[:-1], self.data.offsets[1:]
+        per_doc = c[hi] - c[np.minimum(lo + 1, hi)]  # token 0 of a document is never predicted
+        best, steps, e = 0, 0, 0
+        while (total is None and self._epoch_limit(e) > 0) or (total is not None and steps < total):
+            plan, limit = self.plan(e), self._epoch_limit(e)
+            if limit == 0:
+                break
+            if total is not None:
+                limit = min(limit, (total - steps) * self.rows_per_step)
+            per_row = np.diff(np.concatenate([[0], np.cumsum(per_doc[plan.docs])])[plan.row_offsets])
+            best = max(best, int(per_row[:limit].max(initial=0)))
+            steps += self._steps_from(e, 0)
+            e += 1
+        return best
+
     # ------------------------------------------------------------------------------------------ iteration
 
     def _normalise(self) -> None:

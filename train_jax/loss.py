@@ -144,34 +144,42 @@ blockwise_nll_sum.defvjp(_nll_sum_fwd, _nll_sum_bwd)
 
 
 def _gather_targets(hidden, targets, weights, capacity):
-    """(idx, hidden, targets, weights) at the (at most `capacity`) positions of non-zero weight, as one row."""
+    """(idx [rows, capacity], hidden, targets, weights) at each row's first `capacity` positions of non-zero weight.
+
+    Per row, so the gathered arrays keep the batch's row sharding: every device gathers from its own rows only."""
     if capacity < 1:
         raise ValueError(f"capacity is {capacity}; expected an integer ≥ 1")
-    rows, tokens, embed = hidden.shape
-    flat_w = jnp.asarray(weights).reshape(rows * tokens).astype(jnp.float32)
-    (idx,) = jnp.nonzero(flat_w != 0, size=capacity, fill_value=0)
-    valid = jnp.arange(capacity) < jnp.count_nonzero(flat_w)
-    x = hidden.reshape(rows * tokens, embed)[idx][None]
-    t = jnp.asarray(targets).reshape(rows * tokens)[idx][None]
-    w = jnp.where(valid, flat_w[idx], 0.0)[None]
-    return idx, x, t, w
+    w_all = jnp.asarray(weights).astype(jnp.float32)
+
+    def one_row(x, t, w):
+        (idx,) = jnp.nonzero(w != 0, size=capacity, fill_value=0)
+        valid = jnp.arange(capacity) < jnp.count_nonzero(w)
+        return idx, x[idx], t[idx], jnp.where(valid, w[idx], 0.0)
+
+    return jax.vmap(one_row)(hidden, jnp.asarray(targets), w_all)
 
 
 def gathered_token_nll(
     hidden: jax.Array, weight: jax.Array, contract: int, targets: jax.Array, weights: jax.Array, capacity: int,
     block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
 ) -> jax.Array:
-    """`blockwise_token_nll` with the output head applied only at the (at most `capacity`) positions whose weight
-    is non-zero, gathered first; the result is scattered back to [rows, tokens] (zero elsewhere).
+    """`blockwise_token_nll` with the output head applied only at (at most `capacity` per row) positions whose
+    weight is non-zero, gathered first; the result is scattered back to [rows, tokens] (zero elsewhere).
 
     Why: with the assistant-only loss a packed row's targets are a few percent of its positions (about 5% on the
     demo corpora), and for a small model the 32000-column head is most of the step's FLOPs, so projecting only the
     targets makes a CPU step several times faster. Equal to the dense loss whenever the targets fit; positions past
-    `capacity` are dropped, which `targets_dropped` (train_jax.train) counts and the trainer refuses."""
+    `capacity` in a row are dropped, which `targets_dropped` (train_jax.train) counts and the trainer refuses."""
     rows, tokens, _ = hidden.shape
     idx, x, t, w = _gather_targets(hidden, targets, weights, capacity)
-    nll = blockwise_token_nll(x, weight, contract, t, w, block_size)[0]
-    return jnp.zeros(rows * tokens, jnp.float32).at[idx].add(nll).reshape(rows, tokens)
+    nll = blockwise_token_nll(x, weight, contract, t, w, block_size)
+    return jax.vmap(lambda i, v: jnp.zeros(tokens, jnp.float32).at[i].add(v))(idx, nll)
+
+
+def targets_past_capacity(weights: jax.Array, capacity: int) -> jax.Array:
+    """How many target positions (non-zero weight) lie past `capacity` in their row, summed over all rows."""
+    per_row = jnp.sum(jnp.asarray(weights) != 0, axis=-1)
+    return jnp.sum(jnp.maximum(per_row - capacity, 0))
 
 
 def _hidden_and_head(model: Mistral, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array, int]:
@@ -202,4 +210,4 @@ def model_nll_sum(model: Mistral, batch: dict[str, jax.Array], block_size: int =
 
 
 __all__ = ["DEFAULT_LOSS_BLOCK_SIZE", "blockwise_nll_sum", "blockwise_token_nll", "gathered_token_nll",
-           "head_weight", "model_nll_sum", "model_token_nll"]
+           "head_weight", "model_nll_sum", "model_token_nll", "targets_past_capacity"]

@@ -23,7 +23,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 
 from train_jax.attention_chunks import query_chunks
-from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_nll_sum, model_token_nll
+from train_jax.loss import DEFAULT_LOSS_BLOCK_SIZE, model_nll_sum, model_token_nll, targets_past_capacity
 from train_jax.mlp_chunks import mlp_chunks
 from train_jax.model import Mistral
 from train_jax.sharding import (
@@ -81,7 +81,7 @@ def make_train_step(
 
     `attention_query_block` > 0 runs XLA attention that many queries at a time (train_jax.attention_chunks);
     `mlp_block_size` > 0 runs the layers' MLPs that many positions at a time (train_jax.mlp_chunks)."""
-    # loss_target_capacity > 0: the output head at most that many target positions per micro-batch; the metrics
+    # loss_target_capacity > 0: the output head at most that many target positions per row; the metrics
     # then carry `targets_dropped` (targets past the capacity, which the trainer refuses).
     grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size, loss_target_capacity),
                                  has_aux=True)
@@ -124,8 +124,7 @@ def make_train_step(
             "target_tokens": count,
         }
         if loss_target_capacity > 0:
-            per_micro = jnp.sum(batch["weights"] != 0, axis=(1, 2))
-            metrics["targets_dropped"] = jnp.sum(jnp.maximum(per_micro - loss_target_capacity, 0))
+            metrics["targets_dropped"] = targets_past_capacity(batch["weights"], loss_target_capacity)
         return TrainState(state.step + 1, params, opt_state, state.rng), metrics
 
     return step

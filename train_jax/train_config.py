@@ -127,7 +127,8 @@ class TrainConfig:
     remat_policy: str | None = None  # none | full | dots | dots_no_batch | full_offload; default from gradient_checkpointing
     scan_layers: bool = False
     loss_block_size: int = 512  # sequence positions per cross-entropy block (train_jax.loss): logits never whole
-    loss_target_capacity: int = 0  # >0: the output head only at up to this many target positions per micro-batch
+    # >0: the output head only at up to this many target positions per row; auto: the data's most per row
+    loss_target_capacity: int | str = 0
     attention_query_block: int = 0  # XLA attention this many queries at a time in training (0: whole; attention_chunks)
     mlp_block_size: int = 0  # the layers' MLPs this many positions at a time in training (0: whole; mlp_chunks)
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
@@ -221,6 +222,17 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> Any:
     raise TrainConfigError(f"{where}: '{key}' is {value!r}; expected {_describe(hint)}")
 
 
+def resolved_target_capacity(cfg: TrainConfig, max_row_targets: int | None = None) -> int:
+    """`loss_target_capacity` as a number: `auto` is the run's most targets per row (`Loader.max_row_targets`)
+    rounded up to a multiple of 64 (so small data changes keep the compiled shape), at most max_seq_length; without
+    data (the compile-only planner) `auto` plans for the worst case, every position a target."""
+    if cfg.loss_target_capacity != "auto":
+        return int(cfg.loss_target_capacity)
+    if max_row_targets is None:
+        return cfg.max_seq_length
+    return min(cfg.max_seq_length, max(64, -(-max_row_targets // 64) * 64))
+
+
 def _describe(hint: Any) -> str:
     args = typing.get_args(hint)
     if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -277,8 +289,10 @@ def _validate(cfg: TrainConfig) -> None:
             raise bad(key, "expected an integer ≥ 1")
     if cfg.max_seq_length < 8:
         raise bad("max_seq_length", "expected an integer ≥ 8")
-    if cfg.loss_target_capacity < 0:
-        raise bad("loss_target_capacity", "expected 0 (the head at every position) or a positive number of targets")
+    cap = cfg.loss_target_capacity
+    if (isinstance(cap, str) and cap != "auto") or (isinstance(cap, int) and cap < 0):
+        raise bad("loss_target_capacity", "expected 0 (the head at every position), a positive number of targets "
+                  "per row, or auto (the most targets any row of this run's data holds)")
     if cfg.attention_query_block < 0:
         raise bad("attention_query_block", "expected 0 (whole) or a positive number of queries per block")
     if cfg.mlp_block_size < 0:

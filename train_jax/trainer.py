@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from train_jax.train_config import TrainConfig, TrainConfigError
+from train_jax.train_config import TrainConfig, TrainConfigError, resolved_target_capacity
 
 PREEMPTED_EXIT = 143  # 128 + SIGTERM: the run saved a checkpoint and stopped early
 
@@ -248,8 +248,12 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=Non
         f"{setup.num_processes} process(es); {rows_micro} rows × {cfg.gradient_accumulation_steps} micro-batches × "
         f"{cfg.max_seq_length} tokens per step; {total} steps (warmup {warm})")
 
+    capacity = resolved_target_capacity(cfg, loader.max_row_targets() if cfg.loss_target_capacity == "auto" else None)
+    if cfg.loss_target_capacity == "auto":
+        say(f"loss_target_capacity auto: the output head at {capacity} positions per row (the data's most targets "
+            f"in a row, rounded up to 64)")
     b_shard, step_fn, abstract_args = build_step(cfg, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro,
-                                                 shardings)
+                                                 shardings, target_capacity=capacity)
     compiled = step_fn.lower(*abstract_args).compile()
     say(f"compiled the train step in {time.perf_counter() - t0:.1f}s")
 
@@ -287,11 +291,12 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=Non
                 break
             batch = loader.device_batch(b_shard)
             state, metrics = compiled(state, batch)
-            if cfg.loss_target_capacity > 0 and int(metrics["targets_dropped"]) > 0:
+            if capacity > 0 and int(metrics["targets_dropped"]) > 0:
                 raise TrainConfigError(
-                    f"{cfg.source}: loss_target_capacity {cfg.loss_target_capacity}: step {step + 1} has "
-                    f"{int(metrics['targets_dropped'])} target token(s) past it in a micro-batch; raise "
-                    f"loss_target_capacity (at most rows × max_seq_length) or set it to 0 (the head at every position)")
+                    f"{cfg.source}: loss_target_capacity {capacity}: step {step + 1} has "
+                    f"{int(metrics['targets_dropped'])} target token(s) past it in their rows; raise "
+                    f"loss_target_capacity (at most max_seq_length), or set it to auto or 0 (the head at every "
+                    f"position)")
             epoch_end = loader.advance()
             step += 1
             logger.advance()
@@ -326,9 +331,12 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=Non
     return RunResult(exit_code, step, total, out, last_loss)
 
 
-def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro: int, shardings):
+def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro: int, shardings,
+               target_capacity: int | None = None):
     """(batch sharding, the jitted train step, its abstract (state, batch) arguments): the one place the step is
-    built, shared by the real run and the compile-only planner (train_jax.plan), so both compile the same program."""
+    built, shared by the real run and the compile-only planner (train_jax.plan), so both compile the same program.
+    `target_capacity`: the resolved `loss_target_capacity` (None: resolved without data, see
+    `resolved_target_capacity`)."""
     import jax
     import numpy as np
 
@@ -337,9 +345,10 @@ def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, 
 
     shape = (cfg.gradient_accumulation_steps, rows_micro, cfg.max_seq_length)
     b_shard = batch_sharding(mesh, shape, rules)
+    capacity = resolved_target_capacity(cfg) if target_capacity is None else target_capacity
     step_fn = jit_train_step(
         make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params,
-                        loss_block_size=cfg.loss_block_size, loss_target_capacity=cfg.loss_target_capacity,
+                        loss_block_size=cfg.loss_block_size, loss_target_capacity=capacity,
                         attention_query_block=cfg.attention_query_block,
                         mlp_block_size=cfg.mlp_block_size),
         shardings, b_shard, mesh,

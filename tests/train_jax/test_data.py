@@ -183,6 +183,17 @@ def test_fractional_epochs_and_drop_last():
     assert _loader(data, max_steps=50).total_steps() == 50
 
 
+@pytest.mark.parametrize("kw", [dict(num_epochs=1.5), dict(max_steps=23)])
+def test_max_row_targets_is_the_most_targets_any_trained_row_holds(kw):
+    data = _tokenize(_records(40))
+    loader = _loader(data, **kw)
+    seen = 0
+    for _ in range(loader.total_steps()):
+        seen = max(seen, int((loader.host_batch()["weights"] != 0).sum(axis=-1).max()))
+        loader.advance()
+    assert seen > 0 and _loader(data, **kw).max_row_targets() == seen
+
+
 def test_device_batch_equals_host_batch_on_a_mesh():
     import jax
 

@@ -1,5 +1,5 @@
-"""The output head applied at the target positions only (`loss_target_capacity`) gives the dense blockwise loss
-and gradients (fp32) whenever the targets fit, and the train step counts the targets it would drop."""
+"""The output head applied at each row's target positions only (`loss_target_capacity`) gives the dense blockwise
+loss and gradients (fp32) whenever every row's targets fit, and the train step counts the targets it would drop."""
 
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ from train_jax.train import init_state, make_train_step, per_token_nll, split_mo
 
 
 @pytest.mark.parametrize("tied", [False, True])
-@pytest.mark.parametrize("capacity, block", [(40, 8), (63, 64)])  # 40: exactly the 40 targets; 63: spare room
-def test_target_only_head_equals_the_dense_loss_and_grads(tied, capacity, block):
+@pytest.mark.parametrize("spare, block", [(0, 8), (9, 64)])  # 0: exactly the fullest row's targets; 9: spare room
+def test_target_only_head_equals_the_dense_loss_and_grads(tied, spare, block):
     cfg = SMALL.replace(tie_word_embeddings=tied)
     graphdef, _, params = split_model(init_model(cfg, seed=4))
     batch = _batch()
     batch["weights"][:] = 0
     batch["weights"].reshape(-1)[np.random.default_rng(1).choice(batch["weights"].size, 40, replace=False)] = 1
+    per_row = (batch["weights"] != 0).sum(axis=-1)
+    assert len(set(per_row.tolist())) > 1  # rows of different fill: the capacity is per row
+    capacity = int(per_row.max()) + spare
     dense = jax.jit(jax.value_and_grad(lambda p: token_nll(graphdef, p, batch, block)[0]))
     gathered = jax.jit(jax.value_and_grad(lambda p: token_nll(graphdef, p, batch, block, capacity)[0]))
     (ref_loss, ref_grads), (loss, grads) = dense(params), gathered(params)
@@ -37,9 +40,11 @@ def test_target_only_head_equals_the_dense_loss_and_grads(tied, capacity, block)
 def test_train_step_counts_targets_past_the_capacity():
     graphdef, _, params = split_model(init_model(SMALL, seed=4))
     batch = {k: v[None] for k, v in _batch().items()}  # one micro-batch
-    targets = int((batch["weights"] != 0).sum())
+    per_row = (batch["weights"] != 0).sum(axis=-1)[0]  # [rows] of the one micro-batch
     tx = optax.sgd(1e-3)
-    for capacity, dropped in ((targets, 0), (targets - 7, 7)):
+    fullest = int(per_row.max())
+    for capacity in (fullest, fullest - 3, int(per_row.min()) - 1):
+        dropped = int(np.maximum(per_row - capacity, 0).sum())
         step = jax.jit(make_train_step(graphdef, tx, lambda s: 1e-3, loss_target_capacity=capacity))
         _, metrics = step(init_state(params, tx, 0), batch)
         assert int(metrics["targets_dropped"]) == dropped

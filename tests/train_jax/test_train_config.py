@@ -18,6 +18,7 @@ from train_jax.train_config import (
     from_dict,
     load_config,
     parse_overrides,
+    resolved_target_capacity,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,11 +80,20 @@ def test_every_hf_only_key_is_accepted_with_a_note():
         ({"remat_policy": "sometimes"}, "remat_policy"),
         ({"optim": "sgd"}, "optim"),
         ({"model": {"hidden_sise": 3}}, "hidden_sise"),
+        ({"loss_target_capacity": "most"}, "loss_target_capacity"),
+        ({"loss_target_capacity": -2}, "loss_target_capacity"),
     ],
 )
 def test_bad_values_name_the_key(extra, needle):
     with pytest.raises(TrainConfigError, match=needle):
         from_dict(_minimal(**extra))
+
+
+def test_auto_target_capacity_rounds_the_data_maximum_up_to_64_within_the_row():
+    cfg = from_dict(_minimal(loss_target_capacity="auto", max_seq_length=512))
+    assert [resolved_target_capacity(cfg, n) for n in (0, 64, 65, 500)] == [64, 64, 128, 512]
+    assert resolved_target_capacity(cfg) == 512  # no data (the planner): every position may be a target
+    assert resolved_target_capacity(from_dict(_minimal(loss_target_capacity=96)), 500) == 96
 
 
 def test_model_source_is_exactly_one():
