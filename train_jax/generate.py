@@ -15,8 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.sharding import Mesh
 
 from train_jax.model import Mistral, to_jnp_dtype
+from train_jax.sharding import activation_sharding, rows_sharding
 
 DEFAULT_BUCKETS = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
@@ -28,8 +30,17 @@ def bucket_for(length: int, buckets: Sequence[int]) -> int:
     raise ValueError(f"prompt of {length} tokens exceeds the largest bucket {max(buckets)}")
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "max_new_tokens"))
-def _generate_batch(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens: int):
+@functools.partial(jax.jit, static_argnames=("graphdef", "max_new_tokens", "mesh"))
+def _generate_batch(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens: int, mesh=None):
+    """Greedy tokens [rows, max_new_tokens]; with `mesh`, the activations (the model's logical constraints) and the
+    KV cache are split by rows like the prompts (`rows_sharding`): data-parallel decoding over the batch axes."""
+    if mesh is None:
+        return _greedy(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens, None)
+    with activation_sharding(mesh):
+        return _greedy(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens, mesh)
+
+
+def _greedy(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens: int, mesh):
     model: Mistral = nnx.merge(graphdef, state)
     cfg = model.config
     b, p = ids.shape
@@ -40,6 +51,9 @@ def _generate_batch(graphdef, state, ids, valid, eos_token_id, pad_token_id, max
     key_valid = jnp.zeros((b, s), bool).at[:, :p].set(valid.astype(bool))
     shape = (b, s, cfg.num_key_value_heads, cfg.head_dim)
     cache = [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(cfg.num_hidden_layers)]
+    if mesh is not None:
+        split = rows_sharding(mesh, shape)
+        cache = jax.lax.with_sharding_constraint(cache, [(split, split)] * len(cache))
     logits, cache = model.decode(ids, positions, cache, 0, key_pos, key_valid, last_only=True)
     first = jnp.argmax(logits[:, -1, :], axis=-1).astype(jnp.int32)
     out = jnp.full((b, max_new_tokens), pad_token_id, jnp.int32).at[:, 0].set(first)
@@ -78,12 +92,14 @@ def greedy_generate(
     batch_size: int = 8,
     buckets: Sequence[int] = DEFAULT_BUCKETS,
     on_batch: Callable[[list[int], list[list[int]]], None] | None = None,
+    mesh: Mesh | None = None,
 ) -> list[list[int]]:
     """Greedy continuations of token-id prompts: new tokens up to and including the first eos.
 
     Prompts are sorted by length and cut into batches of `batch_size` (the last batch padded with dummy rows),
     each left-padded to its length bucket, so programs are reused across batches. `on_batch(indices, outputs)`
-    is called after each batch (for incremental writing and resume).
+    is called after each batch (for incremental writing and resume). With `mesh` (the one the model is sharded
+    over) each batch's rows are split over its batch axes: data-parallel decoding, a 1/n share of the KV cache.
     """
     if max_new_tokens < 1:
         raise ValueError("max_new_tokens must be ≥ 1")
@@ -104,8 +120,11 @@ def greedy_generate(
         for row in range(len(idx), batch_size):  # dummy rows: one token, never read
             ids[row, -1] = prompts[idx[0]][-1]
             valid[row, -1] = 1
+        if mesh is not None:
+            ids, valid = (jax.device_put(a, rows_sharding(mesh, a.shape)) for a in (ids, valid))
         out = np.asarray(
-            _generate_batch(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens=max_new_tokens)
+            _generate_batch(graphdef, state, ids, valid, eos_token_id, pad_token_id, max_new_tokens=max_new_tokens,
+                            mesh=mesh)
         )
         batch_out = []
         for row, i in enumerate(idx):

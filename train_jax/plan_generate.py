@@ -8,7 +8,7 @@ the weights, and by whatever the compiler keeps besides. This lowers and compile
 generation program (`train_jax.generate._generate_batch`: the prefill and the whole greedy `while_loop` decode
 with its cache) for abstract devices, with the weights as the eval backend places them (parameter dtype =
 `param_dtype` of the config, each tensor sharded by its logical axes over the mesh, as `load_hf(mesh=...)` does) and
-replicated token ids, and reads `memory_analysis()`: per device weights (arguments), temp (cache + activations
+the prompts and KV cache split by rows over the batch mesh axes (as the eval backend runs it), and reads `memory_analysis()`: per device weights (arguments), temp (cache + activations
 as the compiler lays them out), the analytic KV cache of the whole batch for comparison, and fits / does not fit.
 """
 
@@ -33,12 +33,11 @@ def plan_generation(cfg: TrainConfig, topology: Topology | str, *, batch: int, p
     import jax.numpy as jnp
     import numpy as np
     from flax import nnx
-    from jax.sharding import NamedSharding, PartitionSpec
 
     from train_jax.generate import _generate_batch
     from train_jax.model import abstract_model
     from train_jax.plan import CompileRefused, compile_or_refuse, memory_per_device, refused_memory
-    from train_jax.sharding import DEFAULT_RULES, make_mesh, param_shardings, rules_from_config
+    from train_jax.sharding import DEFAULT_RULES, make_mesh, param_shardings, rows_sharding, rules_from_config
     from train_jax.trainer import _model_config
 
     if min(batch, prompt_tokens, new_tokens) < 1:
@@ -55,11 +54,11 @@ def plan_generation(cfg: TrainConfig, topology: Topology | str, *, batch: int, p
     pure = jax.tree.map(lambda v, s: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=s),
                         nnx.to_pure_dict(state), shardings)
     nnx.replace_by_pure_dict(state, pure)
-    rep = NamedSharding(mesh, PartitionSpec())
-    ids = jax.ShapeDtypeStruct((batch, prompt_tokens), np.int32, sharding=rep)
+    ids = jax.ShapeDtypeStruct((batch, prompt_tokens), np.int32,
+                               sharding=rows_sharding(mesh, (batch, prompt_tokens), rules))
     try:
         compiled = compile_or_refuse(_generate_batch.lower(graphdef, state, ids, ids, jnp.int32(2), jnp.int32(0),
-                                                           max_new_tokens=new_tokens))
+                                                           max_new_tokens=new_tokens, mesh=mesh))
         per_device, peak = memory_per_device(compiled)
         refused = None
     except CompileRefused as e:  # the compiler's own "does not fit"

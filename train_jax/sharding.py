@@ -207,6 +207,13 @@ def batch_sharding(mesh: Mesh, shape: Sequence[int], rules=DEFAULT_RULES) -> Nam
     return NamedSharding(mesh, logical_to_spec(BATCH_AXES, rules, mesh, shape))
 
 
+def rows_sharding(mesh: Mesh, shape: Sequence[int], rules=DEFAULT_RULES) -> NamedSharding:
+    """Arrays [rows, ...] (generation's prompts and KV cache): rows split over the batch mesh axes where they
+    divide, everything else whole, so each device decodes its own rows instead of every device the whole batch."""
+    spec = logical_to_spec(("batch",), rules, mesh, shape[:1])
+    return NamedSharding(mesh, PartitionSpec(*spec, *([None] * (len(shape) - 1))))
+
+
 def batch_parallelism(mesh: Mesh, rules=DEFAULT_RULES) -> int:
     """How many ways a batch's rows are split: the product of the mesh axes the `batch` rule maps to."""
     table = dict(reversed(list(rules)))

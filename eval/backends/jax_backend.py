@@ -63,7 +63,7 @@ class JaxGenerator:
         options = {"buckets": tuple(self.buckets)} if self.buckets else {}
         return greedy_generate(
             self.model, [list(p) for p in prompts], self.max_new_tokens, self.eos_token_id, self.pad_token_id,
-            batch_size=self.batch_size, **options,
+            batch_size=self.batch_size, mesh=self.mesh, **options,
         )
 
     def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[str]:

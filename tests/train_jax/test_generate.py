@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import torch
 
 from tests.train_jax.hf_reference import save_hf_reference, tiny_hf_model
 from train_jax import load_hf
 from train_jax.generate import greedy_generate
+from train_jax.sharding import make_mesh
 
 
 def _hf_greedy(model, prompts, max_new, eos, pad):
@@ -40,6 +42,10 @@ def test_greedy_matches_transformers_mixed_lengths_across_window(tmp_path):
     assert any(len(w) < 20 for w in want), "fixture: some row must reach eos before max_new_tokens"
     got = greedy_generate(ours, prompts, 20, eos, 0, batch_size=4, buckets=(8, 16, 32))
     assert got == want
+    mesh = make_mesh({"data": 1, "fsdp": 4, "tensor": 1}, devices=jax.devices()[:4])
+    split = greedy_generate(load_hf(tmp_path / "hf", mesh=mesh), prompts, 20, eos, 0, batch_size=4,
+                            buckets=(8, 16, 32), mesh=mesh)  # rows and KV cache split over 4 devices
+    assert split == want
     for g in got:  # every row stops at its first eos: nothing (not even padding) is returned past it
         assert eos not in g[:-1], g
         assert len(g) == 20 or g[-1] == eos, g

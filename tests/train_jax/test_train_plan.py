@@ -83,6 +83,10 @@ def test_generation_plan_of_the_eval_step():
     assert weights / 8 <= m["argument_gib"] * GIB < 0.2 * weights  # sharded over 8 devices (norms replicated)
     assert p["kv_cache_gib_whole_batch"] * GIB == kv_cache_bytes(_model(cfg), 8, 96, 4)
     assert m["temp_gib"] > 0 and p["fits"] is True
+    big = plan_generation(cfg, "cpu:8", batch=64, prompt_tokens=64, new_tokens=32, hbm_bytes=1 * GIB)
+    grown = big["memory_per_device"]["temp_gib"] - m["temp_gib"]
+    # 8× the rows: each device holds 1/8 of the added cache and activations, not all of them (was 2.4× the cache)
+    assert 0 < grown < 0.5 * (big["kv_cache_gib_whole_batch"] - p["kv_cache_gib_whole_batch"]), grown
     assert plan_generation(cfg, "cpu:8", batch=8, prompt_tokens=64, new_tokens=32, hbm_bytes=1e6)["fits"] is False
 
 
