@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mnlu.prompts import MEDICAL_TEXT, SpanType, span_instruction
+from mnlu.prompts import MEDICAL_TEXT, SpanType, span_answer, span_instruction, split_spans
 
 _HEADER = re.compile(r"Extract all (?P<what>.+?) of the following types from the medical text, in the order they "
                      r"appear\.\n")
@@ -124,4 +124,80 @@ def rename_types(records: Sequence[dict[str, Any]], fraction: float, seed: int,
     return out, renamed
 
 
-__all__ = ["read_span_item", "rename_span_item", "name_pool", "rename_types"]
+# a sentence ends at . ! or ? followed by white space and an upper-case letter, digit or opening bracket
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+
+
+MIN_SENTENCE_CHARS = 20
+
+
+def sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """[start, end) character ranges of the text's sentences (a simple end-of-sentence rule, see _SENTENCE_END);
+    a piece shorter than MIN_SENTENCE_CHARS (`II.`, `Fig. 2.`) stays with the sentence after it."""
+    bounds, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() - start >= MIN_SENTENCE_CHARS:
+            bounds.append((start, m.start()))
+            start = m.end()
+    if bounds and len(text) - start < MIN_SENTENCE_CHARS:
+        bounds[-1] = (bounds[-1][0], len(text))  # a short tail joins the sentence before it
+    else:
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def split_span_item(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The item as one item per sentence of its text (same instruction and types; each sentence's spans, or None),
+    or None when it is not a standard span item, has one sentence, or a span cannot be placed in one sentence.
+
+    Why: BLURB's NER test items are single sentences with short answers, while abstract-level training items put
+    ~80 answer tokens after a 300-token prompt; the sentence items teach the same format with many more, shorter
+    examples. Spans are placed in text order (each type's list is in the order its spans appear)."""
+    item = read_span_item(record)
+    if item is None:
+        return None
+    _, types, text, values = item
+    bounds = sentence_bounds(text)
+    if len(bounds) < 2:
+        return None
+    per_sentence: list[dict[str, list[str]]] = [{t.name: [] for t in types} for _ in bounds]
+    for t, value in zip(types, values, strict=True):
+        cursor = 0
+        for span in split_spans(value):
+            at = text.find(span, cursor)
+            if at < 0:
+                return None
+            k = next((k for k, (a, b) in enumerate(bounds) if a <= at and at + len(span) <= b), None)
+            if k is None:  # across a sentence boundary
+                return None
+            per_sentence[k][t.name].append(span)
+            cursor = at + 1
+    user = record["messages"][1]["content"]
+    instruction = user.partition(MEDICAL_TEXT)[0]
+    out = []
+    for k, ((a, b), spans) in enumerate(zip(bounds, per_sentence, strict=True)):
+        new = dict(record)
+        new["prompt_id"] = f"{record.get('prompt_id')}#s{k}"
+        new["messages"] = [dict(record["messages"][0]),
+                           {**record["messages"][1], "content": instruction + MEDICAL_TEXT + text[a:b]},
+                           {**record["messages"][2], "content": span_answer(types, spans)}]
+        out.append(new)
+    return out
+
+
+def split_sentences(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """(records, how many were split): every standard span item replaced by its sentence items
+    (`split_span_item`), in place; every other record returned as it is, in the same order."""
+    out, split = [], 0
+    for record in records:
+        parts = split_span_item(record)
+        if parts is None:
+            out.append(record)
+        else:
+            out.extend(parts)
+            split += 1
+    return out, split
+
+
+__all__ = ["read_span_item", "rename_span_item", "name_pool", "rename_types", "sentence_bounds", "split_span_item",
+           "split_sentences"]

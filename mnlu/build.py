@@ -63,6 +63,7 @@ class CorpusReport:
     dropped_by_fraction: int = 0
     dropped_by_cap: int = 0
     types_renamed: int = 0
+    span_items_split: int = 0
     error: dict[str, Any] | None = None
 
 
@@ -79,6 +80,7 @@ class CorpusJob:
     progress: bool
     max_train_rows: int | None = None
     rename_types: float = 0.0
+    split_sentences: bool = False
 
 
 def _token_counter() -> tuple[Callable[[str], int] | None, str]:
@@ -220,6 +222,8 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
         report.leaked += len(rows) - len(clean)
         cut = take_fraction(clean, job.fractions.get(family, job.fractions.get("*", 1.0)))
         report.dropped_by_fraction += len(clean) - len(cut)
+        if job.split_sentences:
+            cut = _split(cut, report)
         capped = cap_rows(cut, job.max_train_rows)
         report.dropped_by_cap += len(cut) - len(capped)
         if job.rename_types:
@@ -235,6 +239,22 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
         write_group(lines, staging / split / family / f"{job.name}.jsonl", staging / split / family / job.name)
         report.groups.append(_group_stats(split, family, job.name, lines, lengths, job.max_seq_length))
     return report
+
+
+def _split(rows: list[tuple[str, bytes, bytes]], report: CorpusReport) -> list[tuple[str, bytes, bytes]]:
+    """The train rows with `mnlu.augment.split_sentences` applied, before the cap (so max_train_rows counts the
+    sentence items); each sentence item keeps its document's digests (dedup and leakage are already done)."""
+    from mnlu.augment import split_span_item
+
+    out = []
+    for row in rows:
+        parts = split_span_item(json.loads(row[0]))
+        if parts is None:
+            out.append(row)
+            continue
+        report.span_items_split += 1
+        out.extend((json.dumps(p, ensure_ascii=False, separators=(",", ":")), row[1], row[2]) for p in parts)
+    return out
 
 
 def _renamed(rows: list[tuple[str, bytes, bytes]], job: CorpusJob, report: CorpusReport):
@@ -333,7 +353,8 @@ def build(
     try:
         todo = [r for r in reports if r.status == BUILT]
         jobs = [CorpusJob(r.name, r.path, str(staging), str(raw), config.seed, config.max_seq_length, strict,
-                          r.fractions, progress and workers <= 1, config.max_train_rows, config.rename_types)
+                          r.fractions, progress and workers <= 1, config.max_train_rows, config.rename_types,
+                          config.split_sentences)
                 for r in todo]
         bar = tqdm(total=len(jobs), desc="corpora", unit=" corpus", disable=None if progress else True)  # None: TTY
         done = _run(jobs, workers, bar)

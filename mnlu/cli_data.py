@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, help="override the config's seed (seeded splits and distractors)")
     b.add_argument("--max-seq-length", type=int, help="override the config's token budget")
     b.add_argument("--max-train-rows", type=int, help="override the config's cap on each corpus × family train split")
+    b.add_argument("--split-sentences", action=argparse.BooleanOptionalAction, default=None,
+                   help="override the config's split_sentences: span train items become one item per sentence")
     b.add_argument("--rename-types", type=float, metavar="FRACTION",
                    help="override the config's share of span train items whose types are renamed (mnlu.augment)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (they are also off when stderr "
@@ -79,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, max_train_rows=args.max_train_rows, source=f"{config.source} + --max-train-rows")
         if args.rename_types is not None:
             config = replace(config, rename_types=args.rename_types, source=f"{config.source} + --rename-types")
+        if args.split_sentences is not None:
+            config = replace(config, split_sentences=args.split_sentences,
+                             source=f"{config.source} + --split-sentences")
     except ConfigError as e:
         print(f"mnlu data build: {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ Config (YAML, `yaml.safe_load`; unknown keys are errors that list the valid ones
     max_seq_length: 2048
     max_train_rows: 200           # optional: at most this many rows of each corpus × family train split
     rename_types: 0.5             # optional: share of span train items with renamed types (mnlu.augment)
+    split_sentences: true         # optional: span train items become one item per sentence (mnlu.augment)
     corpora:                      # registry names; the build's folder name and output <corpus>
       snli: {fraction: 0.03}
       i2b2_2011_coref: {fraction: {RE: 0.24}}     # per family
@@ -84,7 +85,8 @@ PAPER_FRACTIONS: dict[str, dict[str, float]] = {
     "i2b2_2011_coref": {"RE": 0.24},
 }
 
-TOP_KEYS = ("seed", "max_seq_length", "max_train_rows", "rename_types", "corpora", "dataset_mixer")
+TOP_KEYS = ("seed", "max_seq_length", "max_train_rows", "rename_types", "split_sentences", "corpora",
+            "dataset_mixer")
 CORPUS_KEYS = ("fraction", "path")
 ALL_FAMILIES = "*"
 
@@ -111,12 +113,15 @@ class MixtureConfig:
     source: str = "built-in paper mixture"
     max_train_rows: int | None = None  # not the paper's: a demo-scale cap so no corpus swamps a short run
     rename_types: float = 0.0  # not the paper's: GoLLIE-style type-name renaming (mnlu.augment)
+    split_sentences: bool = False  # not the paper's: sentence-level span train items (mnlu.augment)
 
     def __post_init__(self) -> None:  # here, not in parse_mixture, so command-line overrides are checked too
         cap = self.max_train_rows
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
             raise ConfigError(f"{self.source}: 'max_train_rows' must be a positive integer, got {cap!r}")
         object.__setattr__(self, "rename_types", _fraction(self.rename_types, f"{self.source}: rename_types"))
+        if not isinstance(self.split_sentences, bool):
+            raise ConfigError(f"{self.source}: 'split_sentences' must be true or false, got {self.split_sentences!r}")
 
     def spec(self, name: str) -> CorpusSpec:
         return next((c for c in self.corpora if c.name == name), CorpusSpec(name))
@@ -127,6 +132,7 @@ class MixtureConfig:
             "max_seq_length": self.max_seq_length,
             "max_train_rows": self.max_train_rows,
             "rename_types": self.rename_types,
+            "split_sentences": self.split_sentences,
             "corpora": {c.name: {"fraction": dict(c.fractions), "path": c.path} for c in self.corpora},
         }
 
@@ -200,7 +206,7 @@ def parse_mixture(data: Any, source: str = "<config>") -> MixtureConfig:
             spec = CorpusSpec(name, {**spec.fractions, family: fraction}, spec.path)
         specs[name] = spec
     return MixtureConfig(tuple(specs.values()), seed, max_len, source, data.get("max_train_rows"),
-                         data.get("rename_types", 0.0))
+                         data.get("rename_types", 0.0), data.get("split_sentences", False))
 
 
 def load_mixture(path: str | Path | None) -> MixtureConfig:

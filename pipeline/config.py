@@ -36,6 +36,7 @@ class DataConfig:
     corpora: tuple[str, ...] | None = None
     max_train_rows: int | None = None
     rename_types: float | None = None
+    split_sentences: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ def data(p: Pipeline) -> None:
             args += ["--max-train-rows", str(spec.max_train_rows)]
         if spec.rename_types is not None:
             args += ["--rename-types", str(spec.rename_types)]
+        if spec.split_sentences is not None:
+            args += ["--split-sentences" if spec.split_sentences else "--no-split-sentences"]
         run_module("data", "mnlu.cli", args + p.progress_flag())
 
 

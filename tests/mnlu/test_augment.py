@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from mnlu.augment import name_pool, read_span_item, rename_span_item, rename_types
+from mnlu.augment import (
+    name_pool,
+    read_span_item,
+    rename_span_item,
+    rename_types,
+    sentence_bounds,
+    split_sentences,
+    split_span_item,
+)
 from mnlu.cli_data import main
 from mnlu.mixture import ConfigError, cap_rows, parse_mixture
 from mnlu.prompts import SpanType, multiple_choice, parse_span_answer, span_extraction
@@ -19,6 +27,49 @@ SPANS = {"Chemical": ["Aspirin", "aspirin"], "Disease": ["fever", "headache"]}
 
 def item(pid: str = "x-1", spans=SPANS, types=TYPES) -> dict:
     return span_extraction(pid, TEXT, types, spans, type_="named entities", what="entities")
+
+
+ABSTRACT = ("Aspirin reduced fever in adults. II. Headache (n = 12) fell with aspirin and ibuprofen. "
+            "No change was seen in 3 children given placebo.")
+
+
+def test_sentence_bounds_keep_short_pieces_with_their_neighbour():
+    got = [ABSTRACT[a:b] for a, b in sentence_bounds(ABSTRACT)]
+    assert got == ["Aspirin reduced fever in adults.", "II. Headache (n = 12) fell with aspirin and ibuprofen.",
+                   "No change was seen in 3 children given placebo."]
+    one = "One sentence only, no end"
+    assert sentence_bounds(one) == [(0, len(one))]
+    assert sentence_bounds("A first sentence here. Ok.") == [(0, 26)]  # a short tail stays with its sentence
+
+
+def test_split_gives_each_sentence_its_own_spans_in_order():
+    spans = {"Chemical": ["Aspirin", "aspirin", "ibuprofen", "placebo"], "Disease": ["fever", "Headache"]}
+    whole = span_extraction("a-1", ABSTRACT, TYPES, spans, type_="named entities", what="entities")
+    parts = split_span_item(whole)
+    assert [p["prompt_id"] for p in parts] == ["a-1#s0", "a-1#s1", "a-1#s2"]
+    answers = [p["messages"][2]["content"] for p in parts]
+    assert answers == ["Chemical: Aspirin\nDisease: fever", "Chemical: aspirin...ibuprofen\nDisease: Headache",
+                       "Chemical: placebo\nDisease: None"]
+    for p in parts:  # the same instruction, the sentence as the text: a standard span item again
+        what, types, text, _ = read_span_item(p)
+        assert (what, types) == ("entities", TYPES) and text in ABSTRACT
+        assert {k: v for k, v in p.items() if k not in ("prompt_id", "messages")} == \
+            {k: v for k, v in whole.items() if k not in ("prompt_id", "messages")}
+
+
+def test_split_leaves_unplaceable_single_sentence_and_other_items_alone():
+    across = span_extraction("a-2", ABSTRACT, TYPES, {"Chemical": ["adults. II. Headache"], "Disease": []},
+                             type_="named entities")
+    missing = span_extraction("a-3", ABSTRACT, TYPES, {"Chemical": ["warfarin"], "Disease": []}, type_="ner")
+    choice = multiple_choice("c-1", "Is it negated?", ["affirmed", "negated"], 0, type_="assertion", text=ABSTRACT)
+    assert split_span_item(across) is None and split_span_item(missing) is None
+    assert split_span_item(item()) is None  # one sentence
+    assert split_span_item(choice) is None
+    out, n = split_sentences([choice, item(), across])
+    assert n == 0 and out == [choice, item(), across]
+    whole = span_extraction("a-4", ABSTRACT, TYPES, {"Chemical": [], "Disease": []}, type_="ner")
+    out, n = split_sentences([choice, whole])
+    assert n == 1 and out[0] == choice and len(out) == 4
 
 
 def test_read_gives_back_types_text_and_values():
@@ -114,3 +165,27 @@ def test_build_caps_and_renames_train_only(shared_data, tmp_path):
     again = tmp_path / "again"
     assert main([*base, "--out", str(again), "--max-train-rows", "40", "--rename-types", "0.5"]) == 0
     assert (again / "train" / "events" / "genia.jsonl").read_bytes() == (aug / "train" / "events" / "genia.jsonl").read_bytes()
+
+
+def test_build_splits_span_train_items_into_sentences_before_the_cap(shared_data, tmp_path):
+    raw = shared_data / "mnlu"
+    plain, split = tmp_path / "plain", tmp_path / "split"
+    base = ["build", "--raw", str(raw), "--corpora", "genia,biored", "--no-progress"]
+    assert main([*base, "--out", str(plain)]) == 0
+    assert main([*base, "--out", str(split), "--split-sentences", "--max-train-rows", "60"]) == 0
+    assert _records(split, "test", "events", "genia") == _records(plain, "test", "events", "genia")
+    assert _records(split, "train", "RE", "biored") == cap_rows(_records(plain, "train", "RE", "biored"), 60)
+    whole = {r["prompt_id"]: r for r in _records(plain, "train", "events", "genia")}
+    sentences = _records(split, "train", "events", "genia")
+    assert len(sentences) == 60 and sum("#s" in r["prompt_id"] for r in sentences) > 40
+    for r in sentences:  # each a sentence of its document, with that document's spans found in it
+        if "#s" not in r["prompt_id"]:  # a span across sentences or one sentence: the item as it was
+            assert r == whole[r["prompt_id"]]
+            continue
+        parent = whole[r["prompt_id"].split("#s")[0]]
+        text = read_span_item(r)[2]
+        assert text in read_span_item(parent)[2] and len(text) < len(read_span_item(parent)[2])
+        for spans in parse_span_answer(r["messages"][2]["content"]).values():
+            assert all(s in text for s in spans)
+    stats = {c["name"]: c for c in json.loads((split / "stats.json").read_text())["corpora"]}
+    assert stats["genia"]["span_items_split"] > 0 and "split into sentences" in (split / "stats.md").read_text()
