@@ -224,13 +224,15 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> Any:
 
 def resolved_target_capacity(cfg: TrainConfig, max_row_targets: int | None = None) -> int:
     """`loss_target_capacity` as a number: `auto` is the run's most targets per row (`Loader.max_row_targets`)
-    rounded up to a multiple of 64 (so small data changes keep the compiled shape), at most max_seq_length; without
-    data (the compile-only planner) `auto` plans for the worst case, every position a target."""
+    rounded up to a multiple of 64 (so small data changes keep the compiled shape), or 0 (the dense head, the same
+    loss without the gather) where that reaches max_seq_length; without data (the compile-only planner) `auto`
+    plans for the worst case, every position a target: 0."""
     if cfg.loss_target_capacity != "auto":
         return int(cfg.loss_target_capacity)
     if max_row_targets is None:
-        return cfg.max_seq_length
-    return min(cfg.max_seq_length, max(64, -(-max_row_targets // 64) * 64))
+        return 0
+    rounded = max(64, -(-max_row_targets // 64) * 64)
+    return 0 if rounded >= cfg.max_seq_length else rounded
 
 
 def _describe(hint: Any) -> str:

@@ -248,10 +248,12 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=Non
         f"{setup.num_processes} process(es); {rows_micro} rows × {cfg.gradient_accumulation_steps} micro-batches × "
         f"{cfg.max_seq_length} tokens per step; {total} steps (warmup {warm})")
 
-    capacity = resolved_target_capacity(cfg, loader.max_row_targets() if cfg.loss_target_capacity == "auto" else None)
-    if cfg.loss_target_capacity == "auto":
-        say(f"loss_target_capacity auto: the output head at {capacity} positions per row (the data's most targets "
-            f"in a row, rounded up to 64)")
+    most = loader.max_row_targets() if cfg.loss_target_capacity == "auto" else None
+    capacity = resolved_target_capacity(cfg, most)
+    if most is not None:
+        where = f"at {capacity} positions per row" if capacity else "at every position"
+        say(f"loss_target_capacity auto: the output head {where} (the data's rows hold at most {most} targets; "
+            "rounded up to 64)")
     b_shard, step_fn, abstract_args = build_step(cfg, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro,
                                                  shardings, target_capacity=capacity)
     compiled = step_fn.lower(*abstract_args).compile()

@@ -89,10 +89,10 @@ def test_bad_values_name_the_key(extra, needle):
         from_dict(_minimal(**extra))
 
 
-def test_auto_target_capacity_rounds_the_data_maximum_up_to_64_within_the_row():
+def test_auto_target_capacity_rounds_the_data_maximum_up_to_64_or_is_dense():
     cfg = from_dict(_minimal(loss_target_capacity="auto", max_seq_length=512))
-    assert [resolved_target_capacity(cfg, n) for n in (0, 64, 65, 500)] == [64, 64, 128, 512]
-    assert resolved_target_capacity(cfg) == 512  # no data (the planner): every position may be a target
+    assert [resolved_target_capacity(cfg, n) for n in (0, 64, 65, 449, 500)] == [64, 64, 128, 0, 0]  # 0: dense
+    assert resolved_target_capacity(cfg) == 0  # no data (the planner): every position may be a target
     assert resolved_target_capacity(from_dict(_minimal(loss_target_capacity=96)), 500) == 96
 
 
