@@ -120,9 +120,9 @@ class Loader:
         lo, hi = self.data.offsets[:-1], self.data.offsets[1:]
         per_doc = c[hi] - c[np.minimum(lo + 1, hi)]  # token 0 of a document is never predicted
         best, steps, e = 0, 0, 0
-        while (total is None and self._epoch_limit(e) > 0) or (total is not None and steps < total):
+        while total is None or steps < total:
             plan, limit = self.plan(e), self._epoch_limit(e)
-            if limit == 0:
+            if limit == 0:  # past the last epoch
                 break
             if total is not None:
                 limit = min(limit, (total - steps) * self.rows_per_step)

@@ -170,7 +170,7 @@ def gathered_token_nll(
     demo corpora), and for a small model the 32000-column head is most of the step's FLOPs, so projecting only the
     targets makes a CPU step several times faster. Equal to the dense loss whenever the targets fit; positions past
     `capacity` in a row are dropped, which `targets_dropped` (train_jax.train) counts and the trainer refuses."""
-    rows, tokens, _ = hidden.shape
+    tokens = hidden.shape[1]
     idx, x, t, w = _gather_targets(hidden, targets, weights, capacity)
     nll = blockwise_token_nll(x, weight, contract, t, w, block_size)
     return jax.vmap(lambda i, v: jnp.zeros(tokens, jnp.float32).at[i].add(v))(idx, nll)

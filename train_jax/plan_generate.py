@@ -8,8 +8,9 @@ the weights, and by whatever the compiler keeps besides. This lowers and compile
 generation program (`train_jax.generate._generate_batch`: the prefill and the whole greedy `while_loop` decode
 with its cache) for abstract devices, with the weights as the eval backend places them (parameter dtype =
 `param_dtype` of the config, each tensor sharded by its logical axes over the mesh, as `load_hf(mesh=...)` does) and
-the prompts and KV cache split by rows over the batch mesh axes (as the eval backend runs it), and reads `memory_analysis()`: per device weights (arguments), temp (cache + activations
-as the compiler lays them out), the analytic KV cache of the whole batch for comparison, and fits / does not fit.
+the prompts, activations and KV cache split by rows over the batch mesh axes (`rows_sharding`, as the eval backend
+runs it), and reads `memory_analysis()`: per device weights (arguments), temp (cache + activations as the compiler
+lays them out), the analytic KV cache of the whole batch for comparison, and fits / does not fit.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def plan_generation(cfg: TrainConfig, topology: Topology | str, *, batch: int, p
     pure = jax.tree.map(lambda v, s: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=s),
                         nnx.to_pure_dict(state), shardings)
     nnx.replace_by_pure_dict(state, pure)
-    ids = jax.ShapeDtypeStruct((batch, prompt_tokens), np.int32,
-                               sharding=rows_sharding(mesh, (batch, prompt_tokens), rules))
+    # the default rules, as `greedy_generate` places the prompts and `_generate_batch` its cache and activations
+    ids = jax.ShapeDtypeStruct((batch, prompt_tokens), np.int32, sharding=rows_sharding(mesh, (batch, prompt_tokens)))
     try:
         compiled = compile_or_refuse(_generate_batch.lower(graphdef, state, ids, ids, jnp.int32(2), jnp.int32(0),
                                                            max_new_tokens=new_tokens, mesh=mesh))
