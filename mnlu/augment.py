@@ -17,11 +17,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mnlu.prompts import MEDICAL_TEXT, SpanType, span_answer, span_instruction, split_spans
+from mnlu.prompts import MEDICAL_TEXT, SPAN_ANSWER_RULE, SpanType, span_answer, span_instruction, split_spans
 
-_HEADER = re.compile(r"Extract all (?P<what>.+?) of the following types from the medical text, in the order they "
-                     r"appear\.\n")
-_ANSWER_RULE = "Answer with one line per type"
 _WORD = re.compile(r"[A-Za-z]{4,14}")
 
 
@@ -31,32 +28,32 @@ def _keyed_random(seed: int, key: str) -> random.Random:
 
 
 def read_span_item(record: Mapping[str, Any]) -> tuple[str, list[SpanType], str, list[str]] | None:
-    """(what, types, text, answer value per type) of an item in the standard span format, or None for any other
-    record (choice tasks, custom instructions, answers whose lines do not follow the type list one to one)."""
+    """(header line, types, text, answer value per type) of an item in the standard span format
+    (`mnlu.prompts.span_instruction`, any header), or None for any other record (choice tasks, free-form
+    instructions, answers whose lines do not follow the type list one to one)."""
     messages = record.get("messages") or []
     if len(messages) != 3 or record.get("task") not in ("events", "PICO"):
         return None
     user, answer = messages[1]["content"], messages[2]["content"]
-    head = _HEADER.match(user)
     instruction, sep, text = user.partition(MEDICAL_TEXT)
-    if head is None or not sep:
-        return None
-    listed, rule, _ = instruction[head.end():].partition("\n" + _ANSWER_RULE)
-    if not rule:
+    header, newline, rest = instruction.partition("\n")
+    listed, rule, tail = rest.rpartition("\n" + SPAN_ANSWER_RULE)
+    if not sep or not newline or not rule or tail or not listed:
         return None
     types = []
     for line in listed.split("\n"):
-        if not line.startswith("- "):
-            return None
-        name, colon, description = line[2:].partition(": ")
+        name, colon, description = line.partition(": ")
         types.append(SpanType(name, description if colon else ""))
-    if span_instruction(types, head["what"]) != instruction:  # the parse must give back the very same prompt
+    try:
+        if span_instruction(types, header=header) != instruction:  # the parse must give back the very same prompt
+            return None
+    except ValueError:
         return None
     lines = answer.split("\n")
     if len(lines) != len(types) or not all(line.startswith(f"{t.name}: ") for line, t in zip(lines, types, strict=True)):
         return None
     values = [line[len(t.name) + 2:] for line, t in zip(lines, types, strict=True)]
-    return head["what"], types, text, values
+    return header, types, text, values
 
 
 def rename_span_item(record: Mapping[str, Any], names: Sequence[str], order: Sequence[int]) -> dict[str, Any] | None:
@@ -69,13 +66,13 @@ def rename_span_item(record: Mapping[str, Any], names: Sequence[str], order: Seq
 def _rebuilt(record: Mapping[str, Any], item: tuple[str, list[SpanType], str, list[str]], names: Sequence[str],
              order: Sequence[int]) -> dict[str, Any] | None:
     """`rename_span_item` on an item already read by `read_span_item`."""
-    what, types, text, values = item
+    header, types, text, values = item
     if len(names) != len(types) or sorted(order) != list(range(len(types))) or len(set(names)) != len(names):
         return None
     if any(not n or ": " in n or "\n" in n or n.endswith(":") for n in names):
         return None
     renamed = [SpanType(names[i], types[i].description) for i in order]
-    user = span_instruction(renamed, what) + MEDICAL_TEXT + text
+    user = span_instruction(renamed, header=header) + MEDICAL_TEXT + text
     answer = "\n".join(f"{names[i]}: {values[i]}" for i in order)
     out = dict(record)
     out["messages"] = [dict(record["messages"][0]), {**record["messages"][1], "content": user},

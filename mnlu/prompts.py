@@ -105,14 +105,26 @@ def span_answer(types: Sequence[SpanType], spans: Mapping[str, Sequence[str]]) -
     return "\n".join(lines)
 
 
-def span_instruction(types: Sequence[SpanType], what: str = "entities") -> str:
-    described = "\n".join(f"- {t.name}: {t.description}" if t.description else f"- {t.name}" for t in types)
-    return (
-        f"Extract all {what} of the following types from the medical text, in the order they appear.\n"
-        f"{described}\n"
-        f"Answer with one line per type, written as 'Type: span1{SPAN_SEP}span2', or 'Type: {NONE_ANSWER}' "
-        "when the text has none. Copy each span exactly as it appears in the text."
-    )
+SPAN_ANSWER_RULE = (
+    f"Answer with one line per type, written as 'Type: span1{SPAN_SEP}span2', or 'Type: {NONE_ANSWER}' "
+    "when the text has none. Copy each span exactly as it appears in the text."
+)
+
+
+def span_header(what: str = "entities") -> str:
+    return f"Extract all {what} of the following types from the medical text, in the order they appear."
+
+
+def span_instruction(types: Sequence[SpanType], what: str = "entities", *, header: str | None = None) -> str:
+    """The header line, one line per type, then the answer rule. Each type line starts with the name at the start
+    of the line, `Name: description`, because that is where the answer writes it: the SentencePiece pieces of a
+    name after a newline differ from those after `- ` (`\nDisease` is D·ise·ase, `- Disease` is ▁Dise·ase), and
+    only identical pieces make the answer's type name a plain copy of the prompt's."""
+    if any(not t.name or "\n" in t.name or ":" in t.name for t in types):
+        raise ValueError(f"type names must be non-empty single lines without a colon (the answer's type line ends "
+                         f"at the first colon): {[t.name for t in types]!r}")
+    described = "\n".join(f"{t.name}: {t.description}" if t.description else t.name for t in types)
+    return f"{header or span_header(what)}\n{described}\n{SPAN_ANSWER_RULE}"
 
 
 def span_extraction(

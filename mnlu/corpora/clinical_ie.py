@@ -28,7 +28,7 @@ from mnlu.corpora.availability import CorpusUnavailable, find_files
 from mnlu.corpora.registry import ConvertContext, TaskItem, register
 from mnlu.formats.errors import FormatError, OffsetMismatch
 from mnlu.formats.tabular import read_records
-from mnlu.prompts import SpanType, span_extraction
+from mnlu.prompts import SpanType, span_extraction, span_instruction
 from mnlu.splits import seeded_split, split_of_name
 
 ATTR_TYPES = (
@@ -144,12 +144,9 @@ def _attr_items(path: Path, line: int, row: dict, snippet: str, key: str, ctx: C
         for start, end, type_, g in annotations:
             if g == group and type_ != "Medication":
                 arguments.setdefault(type_, []).append(snippet[start:end])
-        instruction = (
-            f"Extract the attributes of the medication '{trigger}' (the event trigger) from the medical text, "
-            "in the order they appear.\n" + "\n".join(f"- {t.name}: {t.description}" for t in ARGUMENT_TYPES)
-            + "\nAnswer with one line per type, written as 'Type: span1...span2', or 'Type: None' when the "
-            "text has none. Copy each span exactly as it appears in the text."
-        )
+        header = (f"Extract the attributes of the medication '{trigger}' (the event trigger) from the medical "
+                  "text, in the order they appear.")
+        instruction = span_instruction(ARGUMENT_TYPES, header=header)
         yield span_extraction(f"clinical_ie-attr-{key}-med{group}", snippet, ARGUMENT_TYPES, arguments,
                               type_="medication attribute arguments", instruction=instruction)
 

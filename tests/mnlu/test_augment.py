@@ -18,7 +18,14 @@ from mnlu.augment import (
 )
 from mnlu.cli_data import main
 from mnlu.mixture import ConfigError, cap_rows, parse_mixture
-from mnlu.prompts import SpanType, multiple_choice, parse_span_answer, span_extraction
+from mnlu.prompts import (
+    SpanType,
+    multiple_choice,
+    parse_span_answer,
+    span_extraction,
+    span_header,
+    span_instruction,
+)
 
 TYPES = [SpanType("Chemical", "chemicals and drugs"), SpanType("Disease", "")]
 TEXT = "Aspirin reduced fever and headache in patients given aspirin daily."
@@ -51,8 +58,8 @@ def test_split_gives_each_sentence_its_own_spans_in_order():
     assert answers == ["Chemical: Aspirin\nDisease: fever", "Chemical: aspirin...ibuprofen\nDisease: Headache",
                        "Chemical: placebo\nDisease: None"]
     for p in parts:  # the same instruction, the sentence as the text: a standard span item again
-        what, types, text, _ = read_span_item(p)
-        assert (what, types) == ("entities", TYPES) and text in ABSTRACT
+        header, types, text, _ = read_span_item(p)
+        assert (header, types) == (span_header("entities"), TYPES) and text in ABSTRACT
         assert {k: v for k, v in p.items() if k not in ("prompt_id", "messages")} == \
             {k: v for k, v in whole.items() if k not in ("prompt_id", "messages")}
 
@@ -73,16 +80,16 @@ def test_split_leaves_unplaceable_single_sentence_and_other_items_alone():
 
 
 def test_read_gives_back_types_text_and_values():
-    what, types, text, values = read_span_item(item())
-    assert (what, types, text) == ("entities", TYPES, TEXT)
+    header, types, text, values = read_span_item(item())
+    assert (header, types, text) == (span_header("entities"), TYPES, TEXT)
     assert values == ["Aspirin...aspirin", "fever...headache"]
 
 
 def test_rename_and_reorder_keep_every_span_under_its_new_name():
     new = rename_span_item(item(), ["Alpha", "Bravo"], [1, 0])
     user, answer = new["messages"][1]["content"], new["messages"][2]["content"]
-    assert "- Bravo\n" in user and "- Alpha: chemicals and drugs" in user
-    assert user.index("- Bravo") < user.index("- Alpha") and "Chemical" not in user and "Disease" not in user
+    assert "\nBravo\n" in user and "\nAlpha: chemicals and drugs\n" in user
+    assert user.index("\nBravo") < user.index("\nAlpha") and "Chemical" not in user and "Disease" not in user
     assert answer.splitlines() == ["Bravo: fever...headache", "Alpha: Aspirin...aspirin"]
     assert parse_span_answer(answer) == {"Alpha": SPANS["Chemical"], "Bravo": SPANS["Disease"]}
     assert new["prompt_id"] == "x-1" and new["messages"][0] == item()["messages"][0]
@@ -101,6 +108,16 @@ def test_non_standard_and_ambiguous_items_are_left_alone():
     assert rename_span_item(item(), ["Same", "Same"], [0, 1]) is None
     assert rename_span_item(item(), ["A: b", "C"], [0, 1]) is None
     assert rename_span_item(item(), ["A", "B"], [0, 0]) is None
+
+
+def test_an_item_with_its_own_header_is_read_and_renamed_under_that_header():
+    header = "Extract the attributes of the medication 'aspirin' (the event trigger) from the medical text, in order."
+    own = span_extraction("x-3", TEXT, TYPES, SPANS, type_="t", instruction=span_instruction(TYPES, header=header))
+    assert read_span_item(own)[:3] == (header, TYPES, TEXT)
+    new = rename_span_item(own, ["Alpha", "Bravo"], [0, 1])
+    assert new["messages"][1]["content"].startswith(header + "\nAlpha: chemicals and drugs\nBravo\n")
+    with pytest.raises(ValueError, match="without a colon"):
+        span_instruction([SpanType("A: b", "")])
 
 
 def test_rename_types_is_seeded_by_prompt_id_and_leaves_other_records():

@@ -68,3 +68,28 @@ def test_choice_parsers():
     assert read_options(["a,b", "c"], "none") == ("a-b", False)  # the released first-option fallback
     with pytest.raises(ValueError, match="at most 13"):
         format_options(many)
+
+
+@pytest.mark.parametrize("names", [["Chemical"], ["Protein", "DNA", "Cell type"], ["Participants", "Interventions"]])
+def test_type_names_are_the_same_pieces_in_the_list_and_in_the_answer(names):
+    """The answer writes each type at the start of a line; the instruction lists it the same way, so the
+    name's SentencePiece pieces match and writing it is a copy (after `- ` the pieces differ: ▁Dise·ase vs
+    D·ise·ase)."""
+    from mnlu.prompts import render_chat, span_extraction
+    from mnlu.tokenizer import get_tokenizer
+
+    tok = get_tokenizer()
+    types = [SpanType(n, f"mentions of {n.lower()}") for n in names]
+    record = span_extraction("p-1", "Aspirin helped.", types, {}, type_="named entities")
+    ids = tok.encode(render_chat(record["messages"]), add_special_tokens=False).ids
+    header = tok.encode("<|assistant|>\n", add_special_tokens=False).ids[1:]  # the pieces after the leading ▁
+    answer_start = max(i for i in range(len(ids)) if ids[i:i + len(header)] == header) + len(header)
+    newline = tok.token_to_id("<0x0A>")
+    for name in names:
+        # the name's pieces as the answer writes them (a line start) ...
+        line = f"\n{name}:"
+        pieces = tok.encode(line, add_special_tokens=False).ids
+        pieces = pieces[pieces.index(newline) + 1:-1]
+        in_answer = [i for i in range(answer_start, len(ids)) if ids[i - 1] == newline and ids[i:i + len(pieces)] == pieces]
+        in_prompt = [i for i in range(answer_start) if ids[i - 1] == newline and ids[i:i + len(pieces)] == pieces]
+        assert in_answer and in_prompt, (name, tok.encode(line, add_special_tokens=False).tokens)
