@@ -17,7 +17,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mnlu.prompts import MEDICAL_TEXT, SPAN_ANSWER_RULE, SpanType, span_answer, span_instruction, split_spans
+from mnlu.prompts import (
+    MEDICAL_TEXT,
+    SPAN_ANSWER_RULE,
+    SpanType,
+    is_type_name,
+    span_answer,
+    span_instruction,
+    split_spans,
+)
 
 _WORD = re.compile(r"[A-Za-z]{4,14}")
 
@@ -44,11 +52,8 @@ def read_span_item(record: Mapping[str, Any]) -> tuple[str, list[SpanType], str,
     for line in listed.split("\n"):
         name, colon, description = line.partition(": ")
         types.append(SpanType(name, description if colon else ""))
-    try:
-        if span_instruction(types, header=header) != instruction:  # the parse must give back the very same prompt
-            return None
-    except ValueError:
-        return None
+    if not all(is_type_name(t.name) for t in types) or span_instruction(types, header=header) != instruction:
+        return None  # the parse must give back the very same prompt
     lines = answer.split("\n")
     if len(lines) != len(types) or not all(line.startswith(f"{t.name}: ") for line, t in zip(lines, types, strict=True)):
         return None
@@ -58,7 +63,7 @@ def read_span_item(record: Mapping[str, Any]) -> tuple[str, list[SpanType], str,
 
 def rename_span_item(record: Mapping[str, Any], names: Sequence[str], order: Sequence[int]) -> dict[str, Any] | None:
     """The item with type i renamed to names[i] and the types listed (and answered) in `order`; None when the record
-    is not a standard span item or a new name would be ambiguous (repeated, or holding ': ' or a newline)."""
+    is not a standard span item or a new name would be ambiguous (repeated, or not `is_type_name`)."""
     item = read_span_item(record)
     return None if item is None else _rebuilt(record, item, names, order)
 
@@ -69,7 +74,7 @@ def _rebuilt(record: Mapping[str, Any], item: tuple[str, list[SpanType], str, li
     header, types, text, values = item
     if len(names) != len(types) or sorted(order) != list(range(len(types))) or len(set(names)) != len(names):
         return None
-    if any(not n or ": " in n or "\n" in n or n.endswith(":") for n in names):
+    if not all(is_type_name(n) for n in names):
         return None
     renamed = [SpanType(names[i], types[i].description) for i in order]
     user = span_instruction(renamed, header=header) + MEDICAL_TEXT + text

@@ -115,12 +115,17 @@ def span_header(what: str = "entities") -> str:
     return f"Extract all {what} of the following types from the medical text, in the order they appear."
 
 
+def is_type_name(name: str) -> bool:
+    """A name a type line can carry: non-empty, one line, no colon (the answer's type line ends at its first colon)."""
+    return bool(name) and "\n" not in name and ":" not in name
+
+
 def span_instruction(types: Sequence[SpanType], what: str = "entities", *, header: str | None = None) -> str:
     """The header line, one line per type, then the answer rule. Each type line starts with the name at the start
     of the line, `Name: description`, because that is where the answer writes it: the SentencePiece pieces of a
     name after a newline differ from those after `- ` (`\nDisease` is D·ise·ase, `- Disease` is ▁Dise·ase), and
     only identical pieces make the answer's type name a plain copy of the prompt's."""
-    if any(not t.name or "\n" in t.name or ":" in t.name for t in types):
+    if not all(is_type_name(t.name) for t in types):
         raise ValueError(f"type names must be non-empty single lines without a colon (the answer's type line ends "
                          f"at the first colon): {[t.name for t in types]!r}")
     described = "\n".join(f"{t.name}: {t.description}" if t.description else t.name for t in types)

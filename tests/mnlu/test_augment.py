@@ -107,6 +107,7 @@ def test_non_standard_and_ambiguous_items_are_left_alone():
     assert read_span_item(broken) is None
     assert rename_span_item(item(), ["Same", "Same"], [0, 1]) is None
     assert rename_span_item(item(), ["A: b", "C"], [0, 1]) is None
+    assert rename_span_item(item(), ["A:b", "C"], [0, 1]) is None  # a colon ends the answer's type
     assert rename_span_item(item(), ["A", "B"], [0, 0]) is None
 
 
