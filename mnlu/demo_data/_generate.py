@@ -3,7 +3,7 @@
 Nothing here is copied from a real corpus: sentences are composed from the templates and word lists below with
 a fixed seed, so `python -m mnlu.demo_data._generate` rewrites the committed files byte for byte (a test checks
 this). Folder names are registry names, so `mnlu data build --raw mnlu/demo_data` reads them with the real
-converters. Every task type is covered: NER (biored, linnaeus), events (clinical_ie, n2c2_2022_sdoh), RE
+converters. Every task type is covered: NER (biored, linnaeus, bc4chemd), events (clinical_ie, n2c2_2022_sdoh), RE
 (biored), DC (mtsamples, trialstop, czi_drsm, semeval2024_task2_nli4ct), NLI (snli, multinli, bionli), STS
 (stsb) and summarization (pubmedsum, aci_bench, cdsr).
 """
@@ -347,6 +347,37 @@ def write_linnaeus(rng: random.Random) -> None:
         _w(HERE / "linnaeus" / "linnaeus-IOB" / f"{split}.tsv", "\n".join(sentences) + "\n")
 
 
+# BC4CHEMD (CHEMDNER, IOB version): a word list of its own so no sentence repeats an evaluation template.
+CHEMDNER_CHEMICALS = [["cisplatin"], ["paclitaxel"], ["doxorubicin"], ["tamoxifen"], ["caffeine"], ["ethanol"],
+                      ["glucose"], ["dopamine"], ["cholesterol"], ["nitric", "oxide"], ["hydrogen", "peroxide"],
+                      ["sodium", "chloride"], ["acetaminophen"], ["5", "-", "fluorouracil"], ["H2O2"], ["NaCl"],
+                      ["flavonoids"], ["polyphenols"], ["glutathione"], ["retinoic", "acid"], ["lithium"],
+                      ["zinc", "sulfate"], ["capsaicin"], ["melatonin"]]
+CHEMDNER_FRAMES = [
+    (["Treatment", "with"], ["increased", "the", "activity", "of", "the", "enzyme"]),
+    (["The", "uptake", "of"], ["was", "measured", "in", "isolated", "hepatocytes"]),
+    (["Exposure", "to"], ["induced", "oxidative", "stress", "in", "cultured", "neurons"]),
+    (["We", "synthesised", "analogues", "of"], ["with", "improved", "solubility"]),
+    (["Plasma", "levels", "of"], ["were", "determined", "by", "liquid", "chromatography"]),
+    (["The", "combination", "of"], ["and", "radiation", "slowed", "tumour", "growth"]),
+]
+
+
+def write_bc4chemd(rng: random.Random) -> None:
+    for split, n in (("train", 90), ("devel", 30), ("test", 20)):
+        sentences = []
+        for _ in range(n):
+            before, after = rng.choice(CHEMDNER_FRAMES)
+            words = [(w, "O") for w in before]
+            for k, chem in enumerate(rng.sample(CHEMDNER_CHEMICALS, rng.choice([1, 1, 2]))):
+                if k:
+                    words.append(("plus", "O"))
+                words += [(w, ("B-" if j == 0 else "I-") + "Chemical") for j, w in enumerate(chem)]
+            words += [(w, "O") for w in after] + [(".", "O")]
+            sentences.append("".join(f"{w}\t{t}\n" for w, t in words))
+        _w(HERE / "bc4chemd" / "BC4CHEMD" / f"{split}.tsv", "\n".join(sentences) + "\n")
+
+
 # ------------------------------------------------------------------------------------------------ summaries
 
 
@@ -415,8 +446,8 @@ def write_cdsr(rng: random.Random) -> None:
 
 
 WRITERS = (write_snli, write_multinli, write_bionli, write_stsb, write_mtsamples, write_trialstop, write_czi_drsm,
-           write_nli4ct, write_clinical_ie, write_sdoh, write_biored, write_linnaeus, write_pubmedsum,
-           write_aci_bench, write_cdsr)
+           write_nli4ct, write_clinical_ie, write_sdoh, write_biored, write_linnaeus, write_bc4chemd,
+           write_pubmedsum, write_aci_bench, write_cdsr)
 
 
 def main() -> None:
