@@ -331,6 +331,15 @@ def write_biored(rng: random.Random) -> None:
         _w(HERE / "biored" / "BioRED" / f"{split}.PubTator", "\n".join(docs))
 
 
+def _iob_entity(words: list[str], typ: str) -> list[tuple[str, str]]:
+    return [(w, ("B-" if j == 0 else "I-") + typ) for j, w in enumerate(words)]
+
+
+def _iob_file(sentences: list[list[tuple[str, str]]]) -> str:
+    """`token<TAB>tag` lines, a blank line between sentences (the LINNAEUS and BC4CHEMD IOB layout)."""
+    return "\n".join("".join(f"{w}\t{t}\n" for w, t in words) for words in sentences) + "\n"
+
+
 def write_linnaeus(rng: random.Random) -> None:
     for split, n in (("train", 30), ("test", 8)):
         sentences = []
@@ -339,12 +348,12 @@ def write_linnaeus(rng: random.Random) -> None:
             gene = rng.choice(GENES)
             before = rng.choice([["Expression", "of"], ["We", "knocked", "down"], ["Loss", "of"]])
             words = [(w, "O") for w in before] + [(gene, "O"), ("in", "O")]
-            words += [(w, ("B-" if j == 0 else "I-") + "Species") for j, w in enumerate(sp)]
+            words += _iob_entity(sp, "Species")
             words += [(w, "O") for w in rng.choice([["changed", "growth"], ["was", "lethal"], ["had", "no",
                                                                                                "effect"]])]
             words += [(".", "O")]
-            sentences.append("".join(f"{w}\t{t}\n" for w, t in words))
-        _w(HERE / "linnaeus" / "linnaeus-IOB" / f"{split}.tsv", "\n".join(sentences) + "\n")
+            sentences.append(words)
+        _w(HERE / "linnaeus" / "linnaeus-IOB" / f"{split}.tsv", _iob_file(sentences))
 
 
 # BC4CHEMD (CHEMDNER, IOB version): a word list of its own so no sentence repeats an evaluation template.
@@ -372,10 +381,10 @@ def write_bc4chemd(rng: random.Random) -> None:
             for k, chem in enumerate(rng.sample(CHEMDNER_CHEMICALS, rng.choice([1, 1, 2]))):
                 if k:
                     words.append(("plus", "O"))
-                words += [(w, ("B-" if j == 0 else "I-") + "Chemical") for j, w in enumerate(chem)]
+                words += _iob_entity(chem, "Chemical")
             words += [(w, "O") for w in after] + [(".", "O")]
-            sentences.append("".join(f"{w}\t{t}\n" for w, t in words))
-        _w(HERE / "bc4chemd" / "BC4CHEMD" / f"{split}.tsv", "\n".join(sentences) + "\n")
+            sentences.append(words)
+        _w(HERE / "bc4chemd" / "BC4CHEMD" / f"{split}.tsv", _iob_file(sentences))
 
 
 # ------------------------------------------------------------------------------------------------ summaries
