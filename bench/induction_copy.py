@@ -11,6 +11,7 @@ with `--gap` near a span prompt's length it shows whether distance, rather than 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import jax
@@ -19,8 +20,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from train_jax.config import ModelConfig
 from train_jax.model import init_model
+from train_jax.tiny import REPO_CONFIGS, tiny_config
+
+DEMO_TRAIN = REPO_CONFIGS / "demo_train.yaml"
 
 
 def main() -> None:
@@ -36,8 +39,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     alphabet = args.alphabet or args.vocab - 3
-    cfg = ModelConfig(vocab_size=args.vocab, hidden_size=256, intermediate_size=512, num_hidden_layers=args.layers,
-                      num_attention_heads=4, num_key_value_heads=2, head_dim=128, tie_word_embeddings=True)
+    demo, _ = tiny_config(DEMO_TRAIN)  # the demo's own shape, so this bench cannot drift from it
+    cfg = dataclasses.replace(demo, vocab_size=args.vocab, num_hidden_layers=args.layers)
     graphdef, state = nnx.split(init_model(cfg, args.seed))
     schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, max(1, args.steps // 10), args.steps)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.0))
