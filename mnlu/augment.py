@@ -7,6 +7,10 @@ Here a chosen share of the train split's span items get their types renamed to w
 and listed in a shuffled order, in the instruction and in the answer alike (the answer follows the list's order), so
 the names and the order can only come from the prompt. Spans, descriptions and the text are untouched; test splits
 are never renamed. Everything is keyed by (seed, prompt_id): the same inputs give the same bytes.
+
+Negative types (UniversalNER, Zhou et al. 2023; InstructUIE): each span train item may also list types it does not
+hold, drawn from the other corpora's types and answered `Type: None`, so the type list of the prompt, not the
+corpus, decides which lines the answer has.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mnlu.prompts import (
     MEDICAL_TEXT,
+    NONE_ANSWER,
     SPAN_ANSWER_RULE,
     SpanType,
     is_type_name,
@@ -96,10 +101,12 @@ def name_pool(records: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def rename_types(records: Sequence[dict[str, Any]], fraction: float, seed: int,
-                 pool: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+                 pool: Sequence[str] | None = None,
+                 fits: Callable[[dict[str, Any]], bool] | None = None) -> tuple[list[dict[str, Any]], int]:
     """(records, how many were renamed): each standard span item is renamed with probability `fraction` (drawn
     from its prompt_id and the seed), names from `pool` (default: `name_pool(records)`) that are not already a
-    type of that item; every other record is returned as it is, in the same order."""
+    type of that item, unless the renamed item fails `fits` (longer names can pass max_seq_length); every other
+    record is returned as it is, in the same order."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"rename_types: a fraction in [0, 1] was expected, got {fraction!r}")
     if fraction == 0.0:
@@ -121,9 +128,74 @@ def rename_types(records: Sequence[dict[str, Any]], fraction: float, seed: int,
         order = list(range(len(item[1])))
         rng.shuffle(order)
         new = _rebuilt(record, item, names, order)
+        if new is not None and fits is not None and not fits(new):
+            new = None
         out.append(new if new is not None else record)
         renamed += new is not None
     return out, renamed
+
+
+def type_pool(records: Iterable[Mapping[str, Any]]) -> list[SpanType]:
+    """The distinct types of the standard span items, one per name regardless of case (the first description met),
+    sorted by name: the candidates for negative types."""
+    pool: dict[str, SpanType] = {}
+    for record in records:
+        item = read_span_item(record)
+        for t in item[1] if item else ():
+            pool.setdefault(t.name.lower(), t)
+    return [pool[k] for k in sorted(pool)]
+
+
+def with_negative_types(record: Mapping[str, Any], negatives: Sequence[SpanType], order: Sequence[int]) \
+        -> dict[str, Any] | None:
+    """The item with `negatives` added to its type list (answered `None`) and the whole list in `order` (indexes
+    into its own types, then the negatives); None when it is not a standard span item or a name would repeat."""
+    item = read_span_item(record)
+    if item is None:
+        return None
+    header, types, text, values = item
+    listed = [*types, *negatives]
+    answers = [*values, *[NONE_ANSWER] * len(negatives)]
+    if sorted(order) != list(range(len(listed))) or len({t.name.lower() for t in listed}) != len(listed):
+        return None
+    user = span_instruction([listed[i] for i in order], header=header) + MEDICAL_TEXT + text
+    answer = "\n".join(f"{listed[i].name}: {answers[i]}" for i in order)
+    out = dict(record)
+    out["messages"] = [dict(record["messages"][0]), {**record["messages"][1], "content": user},
+                       {**record["messages"][2], "content": answer}]
+    return out
+
+
+def add_negative_types(records: Sequence[dict[str, Any]], most: int, seed: int, pool: Sequence[SpanType],
+                       fits: Callable[[dict[str, Any]], bool] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(records, how many negative types were added): each standard span item gets k ~ U{0..most} types of `pool`
+    that it does not hold (names compared case-insensitively), answered `None`, and its list shuffled (the answer
+    follows the list); k shrinks until `fits(item)` holds (e.g. the item still fits max_seq_length). Drawn from the
+    seed and the prompt_id; every other record is returned as it is, in the same order."""
+    if most < 0:
+        raise ValueError(f"add_negative_types: a count >= 0 was expected, got {most!r}")
+    out, added = [], 0
+    for record in records:
+        item = read_span_item(record) if most else None
+        if item is None:
+            out.append(record)
+            continue
+        rng = _keyed_random(seed, f"negative types\0{record.get('prompt_id')}")
+        own = {t.name.lower() for t in item[1]}
+        choices = [t for t in pool if t.name.lower() not in own]
+        negatives = rng.sample(choices, min(rng.randint(0, most), len(choices)))
+        order = list(range(len(item[1]) + len(negatives)))
+        rng.shuffle(order)
+        new = None
+        for k in range(len(negatives), 0, -1):  # drop the last-drawn negatives until the item fits
+            kept = [i for i in order if i < len(item[1]) + k]
+            new = with_negative_types(record, negatives[:k], kept)
+            if new is not None and (fits is None or fits(new)):
+                added += k
+                break
+            new = None
+        out.append(new if new is not None else record)
+    return out, added
 
 
 # a sentence ends at . ! or ? followed by white space and an upper-case letter, digit or opening bracket
@@ -201,5 +273,6 @@ def split_sentences(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, A
     return out, split
 
 
-__all__ = ["read_span_item", "rename_span_item", "name_pool", "rename_types", "sentence_bounds", "split_span_item",
+__all__ = ["read_span_item", "rename_span_item", "name_pool", "rename_types", "type_pool", "with_negative_types",
+           "add_negative_types", "sentence_bounds", "split_span_item",
            "split_sentences"]

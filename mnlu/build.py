@@ -63,6 +63,7 @@ class CorpusReport:
     dropped_by_fraction: int = 0
     dropped_by_cap: int = 0
     types_renamed: int = 0
+    negative_types_added: int = 0
     span_items_split: int = 0
     error: dict[str, Any] | None = None
 
@@ -79,7 +80,6 @@ class CorpusJob:
     fractions: dict[str, float]
     progress: bool
     max_train_rows: int | None = None
-    rename_types: float = 0.0
     split_sentences: bool = False
 
 
@@ -226,9 +226,7 @@ def build_corpus(job: CorpusJob) -> CorpusReport:
             cut = _split(cut, report)
         capped = cap_rows(cut, job.max_train_rows)
         report.dropped_by_cap += len(cut) - len(capped)
-        if job.rename_types:
-            capped = _renamed(capped, job, report)
-        kept[(split, family)] = capped
+        kept[(split, family)] = capped  # negative types and renaming come after every corpus is built
 
     staging = Path(job.staging)
     lengths = _lengths_counter()
@@ -257,15 +255,40 @@ def _split(rows: list[tuple[str, bytes, bytes]], report: CorpusReport) -> list[t
     return out
 
 
-def _renamed(rows: list[tuple[str, bytes, bytes]], job: CorpusJob, report: CorpusReport):
-    """The train rows with `mnlu.augment.rename_types` applied (digests kept: dedup and leakage are already done)."""
-    from mnlu.augment import rename_types
+def _augment_train_spans(staging: Path, reports: list[CorpusReport], config: MixtureConfig) -> None:
+    """Negative types, then renaming (`mnlu.augment`), on the span items of every built corpus's train groups, in
+    the staging folder. After the build, not in its workers, because the negative types of one corpus are drawn
+    from the types of all of them; the rewritten groups get their statistics again."""
+    from mnlu.augment import add_negative_types, rename_types, type_pool
+    from mnlu.dataset_writer import write_group
 
-    records = [json.loads(row[0]) for row in rows]
-    renamed, n = rename_types(records, job.rename_types, job.seed)
-    report.types_renamed += n
-    return [(row[0] if new is old else json.dumps(new, ensure_ascii=False, separators=(",", ":")), row[1], row[2])
-            for row, old, new in zip(rows, records, renamed, strict=True)]
+    if not config.negative_types and not config.rename_types:
+        return
+    groups = []
+    for report in sorted((r for r in reports if r.status == BUILT), key=lambda r: r.name):
+        for i, g in enumerate(report.groups):
+            if g.split == TRAIN:
+                path = staging / TRAIN / g.family / f"{report.name}.jsonl"
+                records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+                groups.append((report, i, path, records))
+    pool = type_pool(r for *_, records in groups for r in records)
+    lengths = _lengths_counter()
+
+    def fits(record: dict[str, Any]) -> bool:
+        return lengths is None or lengths(record)[2] <= config.max_seq_length
+
+    for report, i, path, records in groups:
+        out, added = add_negative_types(records, config.negative_types, config.seed, pool, fits)
+        out, renamed = rename_types(out, config.rename_types, config.seed, fits=fits)
+        report.negative_types_added += added
+        report.types_renamed += renamed
+        if not added and not renamed:
+            continue
+        lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in out]
+        shutil.rmtree(path.with_suffix(""))
+        write_group(lines, path, path.with_suffix(""))
+        g = report.groups[i]
+        report.groups[i] = _group_stats(g.split, g.family, g.corpus, lines, lengths, config.max_seq_length)
 
 
 @dataclass
@@ -353,8 +376,7 @@ def build(
     try:
         todo = [r for r in reports if r.status == BUILT]
         jobs = [CorpusJob(r.name, r.path, str(staging), str(raw), config.seed, config.max_seq_length, strict,
-                          r.fractions, progress and workers <= 1, config.max_train_rows, config.rename_types,
-                          config.split_sentences)
+                          r.fractions, progress and workers <= 1, config.max_train_rows, config.split_sentences)
                 for r in todo]
         bar = tqdm(total=len(jobs), desc="corpora", unit=" corpus", disable=None if progress else True)  # None: TTY
         done = _run(jobs, workers, bar)
@@ -369,6 +391,7 @@ def build(
         unavailable = [r for r in reports if r.status == UNAVAILABLE]
         if require_all and unavailable:
             raise BuildError("--require-all: " + "; ".join(f"{r.name} unavailable ({r.reason})" for r in unavailable))
+        _augment_train_spans(staging, reports, config)
         _, tokenizer = _token_counter()
         result = BuildResult(out, reports, tokenizer)
         write_stats(result, staging, config)

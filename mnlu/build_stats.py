@@ -107,14 +107,14 @@ def stats_markdown(result: BuildResult, config: MixtureConfig) -> str:
         "",
         "| corpus | converted | bad records | duplicates removed | train items overlapping test removed | "
         "train fraction | dropped by the fraction | dropped by max_train_rows | span items with renamed types | "
-        "span items split into sentences |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "span items split into sentences | negative types added |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in result.built:
         fraction = ", ".join(f"{k}: {v:g}" for k, v in sorted(r.fractions.items())) or "1"
         lines.append(f"| {r.name} | {r.converted} | {len(r.bad_records)} | {r.duplicates} | {r.leaked} | "
                      f"{fraction} | {r.dropped_by_fraction} | {r.dropped_by_cap} | {r.types_renamed} | "
-                     f"{r.span_items_split} |")
+                     f"{r.span_items_split} | {r.negative_types_added} |")
     skipped = result.skipped
     lines += ["", "## Not built", ""]
     lines += [f"- {r.name}: {r.status} — {r.reason}" for r in skipped] or ["(none)"]

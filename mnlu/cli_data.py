@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override the config's split_sentences: span train items become one item per sentence")
     b.add_argument("--rename-types", type=float, metavar="FRACTION",
                    help="override the config's share of span train items whose types are renamed (mnlu.augment)")
+    b.add_argument("--negative-types", type=int, metavar="N",
+                   help="override the config's negative_types: up to N absent types (answered None) added to each "
+                        "span train item, drawn from the other corpora's types (mnlu.augment)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (they are also off when stderr "
                    "is not a terminal)")
     b.add_argument("-v", "--verbose", action="store_true", help="list every corpus not built, absent ones too")
@@ -84,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.split_sentences is not None:
             config = replace(config, split_sentences=args.split_sentences,
                              source=f"{config.source} + --split-sentences")
+        if args.negative_types is not None:
+            config = replace(config, negative_types=args.negative_types, source=f"{config.source} + --negative-types")
     except ConfigError as e:
         print(f"mnlu data build: {e}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ Config (YAML, `yaml.safe_load`; unknown keys are errors that list the valid ones
     max_train_rows: 200           # optional: at most this many rows of each corpus × family train split
     rename_types: 0.5             # optional: share of span train items with renamed types (mnlu.augment)
     split_sentences: true         # optional: span train items become one item per sentence (mnlu.augment)
+    negative_types: 4             # optional: up to 4 absent types added to each span train item (mnlu.augment)
     corpora:                      # registry names; the build's folder name and output <corpus>
       snli: {fraction: 0.03}
       i2b2_2011_coref: {fraction: {RE: 0.24}}     # per family
@@ -85,8 +86,8 @@ PAPER_FRACTIONS: dict[str, dict[str, float]] = {
     "i2b2_2011_coref": {"RE": 0.24},
 }
 
-TOP_KEYS = ("seed", "max_seq_length", "max_train_rows", "rename_types", "split_sentences", "corpora",
-            "dataset_mixer")
+TOP_KEYS = ("seed", "max_seq_length", "max_train_rows", "rename_types", "split_sentences", "negative_types",
+            "corpora", "dataset_mixer")
 CORPUS_KEYS = ("fraction", "path")
 ALL_FAMILIES = "*"
 
@@ -114,6 +115,7 @@ class MixtureConfig:
     max_train_rows: int | None = None  # not the paper's: a demo-scale cap so no corpus swamps a short run
     rename_types: float = 0.0  # not the paper's: GoLLIE-style type-name renaming (mnlu.augment)
     split_sentences: bool = False  # not the paper's: sentence-level span train items (mnlu.augment)
+    negative_types: int = 0  # not the paper's: UniversalNER-style absent types answered None (mnlu.augment)
 
     def __post_init__(self) -> None:  # here, not in parse_mixture, so command-line overrides are checked too
         cap = self.max_train_rows
@@ -122,6 +124,10 @@ class MixtureConfig:
         object.__setattr__(self, "rename_types", _fraction(self.rename_types, f"{self.source}: rename_types"))
         if not isinstance(self.split_sentences, bool):
             raise ConfigError(f"{self.source}: 'split_sentences' must be true or false, got {self.split_sentences!r}")
+        n = self.negative_types
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"{self.source}: 'negative_types' must be an integer >= 0 (the most absent types added "
+                              f"to a span train item), got {n!r}")
 
     def spec(self, name: str) -> CorpusSpec:
         return next((c for c in self.corpora if c.name == name), CorpusSpec(name))
@@ -133,6 +139,7 @@ class MixtureConfig:
             "max_train_rows": self.max_train_rows,
             "rename_types": self.rename_types,
             "split_sentences": self.split_sentences,
+            "negative_types": self.negative_types,
             "corpora": {c.name: {"fraction": dict(c.fractions), "path": c.path} for c in self.corpora},
         }
 
@@ -206,7 +213,8 @@ def parse_mixture(data: Any, source: str = "<config>") -> MixtureConfig:
             spec = CorpusSpec(name, {**spec.fractions, family: fraction}, spec.path)
         specs[name] = spec
     return MixtureConfig(tuple(specs.values()), seed, max_len, source, data.get("max_train_rows"),
-                         data.get("rename_types", 0.0), data.get("split_sentences", False))
+                         data.get("rename_types", 0.0), data.get("split_sentences", False),
+                         data.get("negative_types", 0))
 
 
 def load_mixture(path: str | Path | None) -> MixtureConfig:

@@ -37,6 +37,7 @@ class DataConfig:
     max_train_rows: int | None = None
     rename_types: float | None = None
     split_sentences: bool | None = None
+    negative_types: int | None = None
 
 
 @dataclass(frozen=True)

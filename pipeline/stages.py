@@ -78,6 +78,8 @@ def data(p: Pipeline) -> None:
             args += ["--rename-types", str(spec.rename_types)]
         if spec.split_sentences is not None:
             args += ["--split-sentences" if spec.split_sentences else "--no-split-sentences"]
+        if spec.negative_types is not None:
+            args += ["--negative-types", str(spec.negative_types)]
         run_module("data", "mnlu.cli", args + p.progress_flag())
 
 

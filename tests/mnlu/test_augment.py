@@ -1,4 +1,5 @@
-"""Type-name renaming (mnlu.augment) and the build's max_train_rows / rename_types on the real samples."""
+"""Type-name renaming, negative types and sentence items (mnlu.augment), and the build's max_train_rows /
+rename_types / negative_types on the real samples."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mnlu.augment import (
+    add_negative_types,
     name_pool,
     read_span_item,
     rename_span_item,
@@ -15,6 +17,8 @@ from mnlu.augment import (
     sentence_bounds,
     split_sentences,
     split_span_item,
+    type_pool,
+    with_negative_types,
 )
 from mnlu.cli_data import main
 from mnlu.mixture import ConfigError, cap_rows, parse_mixture
@@ -141,6 +145,55 @@ def test_rename_types_is_seeded_by_prompt_id_and_leaves_other_records():
         rename_types(records, 1.5, seed=42)
 
 
+def test_rename_keeps_an_item_that_would_no_longer_fit():
+    records = [item(f"x-{i}") for i in range(40)]
+    out, n = rename_types(records, 1.0, seed=3, pool=["Kappa", "Lambda", "Omega"], fits=lambda r: False)
+    assert (out, n) == (records, 0)
+
+
+POOL = [SpanType("Gene", "genes"), SpanType("Species", "species names"), SpanType("chemical", "other chemicals")]
+
+
+def test_type_pool_is_one_type_per_name_whatever_its_case():
+    other = span_extraction("y-1", TEXT, [SpanType("chemical", "lower case"), SpanType("Gene", "genes")],
+                            {"chemical": ["Aspirin"]}, type_="ner")
+    choice = multiple_choice("c-1", "Which?", ["yes", "no"], 0, text=TEXT, type_="relation")
+    assert type_pool([item(), choice, other]) == [SpanType("Chemical", "chemicals and drugs"), TYPES[1], POOL[0]]
+
+
+def test_negative_types_are_absent_types_answered_none_in_the_listed_order():
+    new = with_negative_types(item(), [POOL[0]], [2, 1, 0])
+    user, answer = new["messages"][1]["content"], new["messages"][2]["content"]
+    assert "\nGene: genes\nDisease\nChemical: chemicals and drugs\n" in user
+    assert answer.splitlines() == ["Gene: None", "Disease: fever...headache", "Chemical: Aspirin...aspirin"]
+    assert read_span_item(new)[1] == [POOL[0], TYPES[1], TYPES[0]]  # again a standard item
+    assert with_negative_types(item(), [SpanType("disease", "")], [0, 1, 2]) is None  # a name twice (any case)
+    assert with_negative_types(item(), [POOL[0]], [0, 1]) is None
+
+
+def test_add_negative_types_is_seeded_keeps_spans_and_never_adds_an_own_type():
+    records = [item(f"x-{i}") for i in range(120)]
+    records.insert(3, multiple_choice("c-1", "Which?", ["yes", "no"], 0, text=TEXT, type_="relation"))
+    out, added = add_negative_types(records, 2, seed=5, pool=POOL)
+    assert out[3] is records[3] and len(out) == len(records)
+    counts = []
+    for o in out[:3] + out[4:]:
+        spans = parse_span_answer(o["messages"][2]["content"])
+        assert {k: spans[k] for k in ("Chemical", "Disease")} == SPANS  # the item's own spans, unchanged
+        extra = set(spans) - {"Chemical", "Disease"}
+        assert extra <= {"Gene", "Species"} and all(spans[k] == [] for k in extra)  # never 'chemical' (own type)
+        counts.append(len(extra))
+    assert sum(counts) == added and set(counts) == {0, 1, 2}
+    again, _ = add_negative_types(list(reversed(records)), 2, seed=5, pool=POOL)
+    assert list(reversed(again)) == out  # keyed by prompt_id, not by position
+    assert add_negative_types(records, 2, seed=6, pool=POOL)[0] != out
+    assert add_negative_types(records, 0, seed=5, pool=POOL) == (records, 0)
+    short, n = add_negative_types(records, 2, seed=5, pool=POOL, fits=lambda r: r["messages"][2]["content"].count("\n") < 3)
+    assert 0 < n < added and all(o["messages"][2]["content"].count("\n") < 3 for o in short)
+    with pytest.raises(ValueError, match=">= 0"):
+        add_negative_types(records, -1, seed=5, pool=POOL)
+
+
 def test_name_pool_is_the_texts_words_capitalised():
     assert name_pool([item()]) == sorted({"Aspirin", "Reduced", "Fever", "Headache", "Patients", "Given", "Daily"})
 
@@ -154,6 +207,10 @@ def test_cap_rows_spreads_over_the_whole_split_and_mixture_keys():
         parse_mixture({"max_train_rows": 0})
     with pytest.raises(ConfigError, match=r"rename_types: a fraction must be a number in \[0, 1\]"):
         parse_mixture({"rename_types": 2})
+    assert parse_mixture({"negative_types": 4}).negative_types == 4 and parse_mixture({}).negative_types == 0
+    for bad in (-1, True, "3", 1.5):
+        with pytest.raises(ConfigError, match="'negative_types' must be an integer >= 0"):
+            parse_mixture({"negative_types": bad})
 
 
 def _records(out: Path, split: str, family: str, corpus: str) -> list[dict]:
@@ -207,3 +264,32 @@ def test_build_splits_span_train_items_into_sentences_before_the_cap(shared_data
             assert all(s in text for s in spans)
     stats = {c["name"]: c for c in json.loads((split / "stats.json").read_text())["corpora"]}
     assert stats["genia"]["span_items_split"] > 0 and "split into sentences" in (split / "stats.md").read_text()
+
+
+def test_build_draws_negative_types_from_the_other_corpora(shared_data, tmp_path):
+    raw = shared_data / "mnlu"
+    plain, neg = tmp_path / "plain", tmp_path / "neg"
+    base = ["build", "--raw", str(raw), "--corpora", "genia,pico_data_nguyen2017", "--max-seq-length", "1024",
+            "--no-progress"]
+    assert main([*base, "--out", str(plain)]) == 0
+    assert main([*base, "--out", str(neg), "--negative-types", "3"]) == 0
+    assert _records(neg, "test", "events", "genia") == _records(plain, "test", "events", "genia")
+    genia = {t.name for t in type_pool(_records(plain, "train", "events", "genia"))}
+    added = 0
+    for p, n in zip(_records(plain, "train", "events", "pico_data_nguyen2017"),
+                    _records(neg, "train", "events", "pico_data_nguyen2017"), strict=True):
+        before, after = parse_span_answer(p["messages"][2]["content"]), parse_span_answer(n["messages"][2]["content"])
+        extra = set(after) - set(before)
+        assert {k: after[k] for k in before} == before and extra <= genia and all(after[k] == [] for k in extra)
+        added += len(extra)
+    stats = json.loads((neg / "stats.json").read_text())
+    by_name = {c["name"]: c for c in stats["corpora"]}
+    assert added > 0 and by_name["pico_data_nguyen2017"]["negative_types_added"] == added
+    train_groups = [g for g in stats["groups"] if g["split"] == "train"]
+    assert train_groups and all(g["over_max_seq_length"] == 0 for g in train_groups)
+    assert "negative types added" in (neg / "stats.md").read_text()
+    again = tmp_path / "again"
+    assert main([*base, "--out", str(again), "--negative-types", "3"]) == 0
+    for corpus in ("genia", "pico_data_nguyen2017"):
+        assert (again / "train" / "events" / f"{corpus}.jsonl").read_bytes() == \
+            (neg / "train" / "events" / f"{corpus}.jsonl").read_bytes()
