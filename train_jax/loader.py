@@ -112,9 +112,13 @@ class Loader:
         """The schedule's length: max_steps, or `done` plus every step left in the epochs."""
         return self.max_steps if self.max_steps > 0 else done + self.remaining_steps()
 
-    def max_row_targets(self) -> int:
-        """The most target tokens any row of this run holds, over every epoch the schedule visits (from the start,
-        so a resumed run resolves the same value): the smallest safe `loss_target_capacity: auto`."""
+    def max_row_targets(self, group_rows: int = 1) -> int:
+        """The most target tokens any row (or group of `group_rows` consecutive rows of a micro-batch) of this run
+        holds, over every epoch the schedule visits (from the start, so a resumed run resolves the same value): the
+        smallest safe `loss_target_capacity: auto`."""
+        if group_rows < 1 or self.micro_rows % group_rows:
+            raise ValueError(f"group_rows {group_rows}: expected a divisor of the {self.micro_rows} rows of a "
+                             "micro-batch")
         total = self.total_steps() if self.max_steps > 0 else None
         c = np.concatenate([[0], np.cumsum(self.data.targets, dtype=np.int64)])
         lo, hi = self.data.offsets[:-1], self.data.offsets[1:]
@@ -126,8 +130,9 @@ class Loader:
                 break
             if total is not None:
                 limit = min(limit, (total - steps) * self.rows_per_step)
-            per_row = np.diff(np.concatenate([[0], np.cumsum(per_doc[plan.docs])])[plan.row_offsets])
-            best = max(best, int(per_row[:limit].max(initial=0)))
+            per_row = np.diff(np.concatenate([[0], np.cumsum(per_doc[plan.docs])])[plan.row_offsets])[:limit]
+            groups = np.add.reduceat(per_row, np.arange(0, len(per_row), group_rows)) if len(per_row) else per_row
+            best = max(best, int(groups.max(initial=0)))
             steps += self._steps_from(e, 0)
             e += 1
         return best

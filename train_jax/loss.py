@@ -143,13 +143,24 @@ def _nll_sum_bwd(contract, block_size, residuals, g):
 blockwise_nll_sum.defvjp(_nll_sum_fwd, _nll_sum_bwd)
 
 
-def _gather_targets(hidden, targets, weights, capacity):
-    """(idx [rows, capacity], hidden, targets, weights) at each row's first `capacity` positions of non-zero weight.
+def _grouped(x: jax.Array, group_rows: int) -> jax.Array:
+    """[rows, tokens, ...] → [rows / group_rows, group_rows × tokens, ...]: consecutive rows as one gather group."""
+    if group_rows < 1 or x.shape[0] % group_rows:
+        raise ValueError(f"group_rows is {group_rows}; expected a divisor of the {x.shape[0]} rows")
+    return x.reshape(x.shape[0] // group_rows, group_rows * x.shape[1], *x.shape[2:])
 
-    Per row, so the gathered arrays keep the batch's row sharding: every device gathers from its own rows only."""
+
+def _gather_targets(hidden, targets, weights, capacity, group_rows: int = 1):
+    """(idx [groups, capacity], hidden, targets, weights) at each group's first `capacity` positions of non-zero
+    weight; a group is `group_rows` consecutive rows (1: each row its own).
+
+    Per group of consecutive rows, so the gathered arrays keep the batch's row sharding when a group lies within one
+    device's rows: every device gathers from its own rows only. Pooling a device's rows lets one capacity cover
+    their total, which varies far less than one row's count."""
     if capacity < 1:
         raise ValueError(f"capacity is {capacity}; expected an integer ≥ 1")
-    w_all = jnp.asarray(weights).astype(jnp.float32)
+    hidden, targets = _grouped(hidden, group_rows), _grouped(jnp.asarray(targets), group_rows)
+    w_all = _grouped(jnp.asarray(weights).astype(jnp.float32), group_rows)
 
     def one_row(x, t, w):
         (idx,) = jnp.nonzero(w != 0, size=capacity, fill_value=0)
@@ -161,7 +172,7 @@ def _gather_targets(hidden, targets, weights, capacity):
 
 def gathered_token_nll(
     hidden: jax.Array, weight: jax.Array, contract: int, targets: jax.Array, weights: jax.Array, capacity: int,
-    block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
+    block_size: int = DEFAULT_LOSS_BLOCK_SIZE, group_rows: int = 1,
 ) -> jax.Array:
     """`blockwise_token_nll` with the output head applied only at (at most `capacity` per row) positions whose
     weight is non-zero, gathered first; the result is scattered back to [rows, tokens] (zero elsewhere).
@@ -169,17 +180,22 @@ def gathered_token_nll(
     Why: with the assistant-only loss a packed row's targets are a few percent of its positions (about 5% on the
     demo corpora), and for a small model the 32000-column head is most of the step's FLOPs, so projecting only the
     targets makes a CPU step several times faster. Equal to the dense loss whenever the targets fit; positions past
-    `capacity` in a row are dropped, which `targets_dropped` (train_jax.train) counts and the trainer refuses."""
-    tokens = hidden.shape[1]
-    idx, x, t, w = _gather_targets(hidden, targets, weights, capacity)
+    `capacity` in a row (a group of `group_rows` rows) are dropped, which `targets_dropped` (train_jax.train)
+    counts and the trainer refuses."""
+    rows, tokens = hidden.shape[:2]
+    idx, x, t, w = _gather_targets(hidden, targets, weights, capacity, group_rows)
     nll = blockwise_token_nll(x, weight, contract, t, w, block_size)
-    return jax.vmap(lambda i, v: jnp.zeros(tokens, jnp.float32).at[i].add(v))(idx, nll)
+    grouped = jax.vmap(lambda i, v: jnp.zeros(group_rows * tokens, jnp.float32).at[i].add(v))(idx, nll)
+    return grouped.reshape(rows, tokens)
 
 
-def targets_past_capacity(weights: jax.Array, capacity: int) -> jax.Array:
-    """How many target positions (non-zero weight) lie past `capacity` in their row, summed over all rows."""
-    per_row = jnp.sum(jnp.asarray(weights) != 0, axis=-1)
-    return jnp.sum(jnp.maximum(per_row - capacity, 0))
+def targets_past_capacity(weights: jax.Array, capacity: int, group_rows: int = 1) -> jax.Array:
+    """How many target positions (non-zero weight) lie past `capacity` in their group of `group_rows` consecutive
+    rows (along the second-to-last axis), summed over all groups."""
+    w = jnp.asarray(weights) != 0
+    per_row = jnp.sum(w, axis=-1)
+    per_group = jnp.sum(per_row.reshape(*per_row.shape[:-1], -1, group_rows), axis=-1)
+    return jnp.sum(jnp.maximum(per_group - capacity, 0))
 
 
 def _hidden_and_head(model: Mistral, batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array, int]:
@@ -189,23 +205,23 @@ def _hidden_and_head(model: Mistral, batch: dict[str, jax.Array]) -> tuple[jax.A
 
 
 def model_token_nll(model: Mistral, batch: dict[str, jax.Array], block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
-                    target_capacity: int = 0) -> jax.Array:
+                    target_capacity: int = 0, group_rows: int = 1) -> jax.Array:
     """The model's per-position weighted NLL of one batch [rows, tokens] (see `blockwise_token_nll`);
     `target_capacity` > 0 applies the head at the weighted positions only (`gathered_token_nll`)."""
     hidden, weight, contract = _hidden_and_head(model, batch)
     if target_capacity > 0:
         return gathered_token_nll(hidden, weight, contract, batch["targets"], batch["weights"], target_capacity,
-                                  block_size)
+                                  block_size, group_rows)
     return blockwise_token_nll(hidden, weight, contract, batch["targets"], batch["weights"], block_size)
 
 
 def model_nll_sum(model: Mistral, batch: dict[str, jax.Array], block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
-                  target_capacity: int = 0) -> jax.Array:
+                  target_capacity: int = 0, group_rows: int = 1) -> jax.Array:
     """Σ of `model_token_nll` (float32 scalar), differentiated through `blockwise_nll_sum`: the training loss."""
     hidden, weight, contract = _hidden_and_head(model, batch)
     targets, weights = batch["targets"], batch["weights"]
     if target_capacity > 0:
-        _, hidden, targets, weights = _gather_targets(hidden, targets, weights, target_capacity)
+        _, hidden, targets, weights = _gather_targets(hidden, targets, weights, target_capacity, group_rows)
     return blockwise_nll_sum(hidden, weight, contract, targets, weights, block_size)
 
 

@@ -49,19 +49,21 @@ def split_model(model: Mistral) -> tuple[nnx.GraphDef, Any, dict]:
 
 
 def token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
-              block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0) -> tuple[jax.Array, jax.Array]:
+              block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0,
+              group_rows: int = 1) -> tuple[jax.Array, jax.Array]:
     """(Σ target-token negative log-likelihood, Σ target weights) of one micro-batch, in float32; the logits are
     computed `block_size` positions at a time, and their gradient in the same pass (train_jax.loss), never for
     the whole micro-batch at once."""
-    nll = model_nll_sum(nnx.merge(graphdef, params), batch, block_size, target_capacity)
+    nll = model_nll_sum(nnx.merge(graphdef, params), batch, block_size, target_capacity, group_rows)
     return nll, jnp.sum(batch["weights"].astype(jnp.float32))
 
 
 def per_token_nll(graphdef: nnx.GraphDef, params: dict, batch: dict[str, jax.Array],
-                  block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0) -> jax.Array:
+                  block_size: int = DEFAULT_LOSS_BLOCK_SIZE, target_capacity: int = 0,
+                  group_rows: int = 1) -> jax.Array:
     """Per-position negative log-likelihood [rows, tokens] (zero where the weight is zero), blockwise;
     `target_capacity` > 0: the head only at the weighted positions (train_jax.loss.gathered_token_nll)."""
-    return model_token_nll(nnx.merge(graphdef, params), batch, block_size, target_capacity)
+    return model_token_nll(nnx.merge(graphdef, params), batch, block_size, target_capacity, group_rows)
 
 
 def make_train_step(
@@ -74,6 +76,7 @@ def make_train_step(
     grad_shardings: Any = None,
     loss_block_size: int = DEFAULT_LOSS_BLOCK_SIZE,
     loss_target_capacity: int = 0,
+    loss_target_group_rows: int = 1,
     attention_query_block: int = 0,
     mlp_block_size: int = 0,
 ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
@@ -81,10 +84,11 @@ def make_train_step(
 
     `attention_query_block` > 0 runs XLA attention that many queries at a time (train_jax.attention_chunks);
     `mlp_block_size` > 0 runs the layers' MLPs that many positions at a time (train_jax.mlp_chunks)."""
-    # loss_target_capacity > 0: the output head at most that many target positions per row; the metrics
-    # then carry `targets_dropped` (targets past the capacity, which the trainer refuses).
-    grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size, loss_target_capacity),
-                                 has_aux=True)
+    # loss_target_capacity > 0: the output head at most that many target positions per group of
+    # loss_target_group_rows consecutive rows; the metrics then carry `targets_dropped` (targets past the
+    # capacity, which the trainer refuses).
+    grad_fn = jax.value_and_grad(lambda p, mb: token_nll(graphdef, p, mb, loss_block_size, loss_target_capacity,
+                                                         loss_target_group_rows), has_aux=True)
 
     def constrain_grads(g):
         if grad_shardings is None:
@@ -124,7 +128,8 @@ def make_train_step(
             "target_tokens": count,
         }
         if loss_target_capacity > 0:
-            metrics["targets_dropped"] = targets_past_capacity(batch["weights"], loss_target_capacity)
+            metrics["targets_dropped"] = targets_past_capacity(batch["weights"], loss_target_capacity,
+                                                               loss_target_group_rows)
         return TrainState(state.step + 1, params, opt_state, state.rng), metrics
 
     return step

@@ -129,6 +129,8 @@ class TrainConfig:
     loss_block_size: int = 512  # sequence positions per cross-entropy block (train_jax.loss): logits never whole
     # >0: the output head only at up to this many target positions per row; auto: the data's most per row
     loss_target_capacity: int | str = 0
+    # rows that share one capacity: 1 (each row), or a divisor of per_device_train_batch_size (a device's rows)
+    loss_target_group_rows: int = 1
     attention_query_block: int = 0  # XLA attention this many queries at a time in training (0: whole; attention_chunks)
     mlp_block_size: int = 0  # the layers' MLPs this many positions at a time in training (0: whole; mlp_chunks)
     resume: str = "auto"  # auto (latest complete checkpoint in output_dir) | never
@@ -223,7 +225,8 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> Any:
 
 
 def resolved_target_capacity(cfg: TrainConfig, max_row_targets: int | None = None) -> int:
-    """`loss_target_capacity` as a number: `auto` is the run's most targets per row (`Loader.max_row_targets`)
+    """`loss_target_capacity` as a number: `auto` is the run's most targets per row, or per group of
+    `loss_target_group_rows` rows (`Loader.max_row_targets`)
     rounded up to a multiple of 64 (so small data changes keep the compiled shape), or 0 (the dense head, the same
     loss without the gather) where that reaches max_seq_length; without data (the compile-only planner) `auto`
     plans for the worst case, every position a target: 0."""
@@ -232,7 +235,7 @@ def resolved_target_capacity(cfg: TrainConfig, max_row_targets: int | None = Non
     if max_row_targets is None:
         return 0
     rounded = max(64, -(-max_row_targets // 64) * 64)
-    return 0 if rounded >= cfg.max_seq_length else rounded
+    return 0 if rounded >= cfg.max_seq_length * cfg.loss_target_group_rows else rounded
 
 
 def _describe(hint: Any) -> str:
@@ -295,6 +298,10 @@ def _validate(cfg: TrainConfig) -> None:
     if (isinstance(cap, str) and cap != "auto") or (isinstance(cap, int) and cap < 0):
         raise bad("loss_target_capacity", "expected 0 (the head at every position), a positive number of targets "
                   "per row, or auto (the most targets any row of this run's data holds)")
+    group = cfg.loss_target_group_rows
+    if group < 1 or cfg.per_device_train_batch_size % group:
+        raise bad("loss_target_group_rows", f"expected a divisor of per_device_train_batch_size "
+                  f"({cfg.per_device_train_batch_size}), so that a group's rows lie on one device")
     if cfg.attention_query_block < 0:
         raise bad("attention_query_block", "expected 0 (whole) or a positive number of queries per block")
     if cfg.mlp_block_size < 0:

@@ -248,11 +248,13 @@ def _train(cfg: TrainConfig, model_cfg, init_seed, data, setup, say, devices=Non
         f"{setup.num_processes} process(es); {rows_micro} rows × {cfg.gradient_accumulation_steps} micro-batches × "
         f"{cfg.max_seq_length} tokens per step; {total} steps (warmup {warm})")
 
-    most = loader.max_row_targets() if cfg.loss_target_capacity == "auto" else None
+    group = cfg.loss_target_group_rows
+    most = loader.max_row_targets(group) if cfg.loss_target_capacity == "auto" else None
     capacity = resolved_target_capacity(cfg, most)
     if most is not None:
-        where = f"at {capacity} positions per row" if capacity else "at every position"
-        say(f"loss_target_capacity auto: the output head {where} (the data's rows hold at most {most} targets; "
+        unit, units = ("row", "rows") if group == 1 else (f"group of {group} rows", f"groups of {group} rows")
+        where = f"at {capacity} positions per {unit}" if capacity else "at every position"
+        say(f"loss_target_capacity auto: the output head {where} (the data's {units} hold at most {most} targets; "
             "rounded up to 64)")
     b_shard, step_fn, abstract_args = build_step(cfg, graphdef, abstract_params, tx, schedule, mesh, rules, rows_micro,
                                                  shardings, target_capacity=capacity)
@@ -351,6 +353,7 @@ def build_step(cfg: TrainConfig, graphdef, abstract_params, tx, schedule, mesh, 
     step_fn = jit_train_step(
         make_train_step(graphdef, tx, schedule, mesh=mesh, rules=rules, grad_shardings=shardings.params,
                         loss_block_size=cfg.loss_block_size, loss_target_capacity=capacity,
+                        loss_target_group_rows=cfg.loss_target_group_rows,
                         attention_query_block=cfg.attention_query_block,
                         mlp_block_size=cfg.mlp_block_size),
         shardings, b_shard, mesh,

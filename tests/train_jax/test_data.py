@@ -194,6 +194,20 @@ def test_max_row_targets_is_the_most_targets_any_trained_row_holds(kw):
     assert seen > 0 and _loader(data, **kw).max_row_targets() == seen
 
 
+def test_max_row_targets_of_groups_is_the_most_any_micro_batch_group_holds():
+    data = _tokenize(_records(40))
+    loader = _loader(data, rows_per_micro_batch=4, max_steps=9)
+    seen = 0
+    for _ in range(loader.total_steps()):
+        per_row = (loader.host_batch()["weights"] != 0).sum(axis=-1)  # [micro-batches, rows]
+        seen = max(seen, int(per_row.reshape(per_row.shape[0], -1, 2).sum(axis=-1).max()))
+        loader.advance()
+    fresh = _loader(data, rows_per_micro_batch=4, max_steps=9)
+    assert fresh.max_row_targets(2) == seen > fresh.max_row_targets()
+    with pytest.raises(ValueError, match="divisor"):
+        fresh.max_row_targets(3)
+
+
 def test_device_batch_equals_host_batch_on_a_mesh():
     import jax
 

@@ -50,3 +50,36 @@ def test_train_step_counts_targets_past_the_capacity():
         assert int(metrics["targets_dropped"]) == dropped
     _, metrics = jax.jit(make_train_step(graphdef, tx, lambda s: 1e-3))(init_state(params, tx, 0), batch)
     assert "targets_dropped" not in metrics
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_rows_grouped_under_one_capacity_give_the_dense_loss_and_grads(tied):
+    cfg = SMALL.replace(tie_word_embeddings=tied)
+    graphdef, _, params = split_model(init_model(cfg, seed=4))
+    batch = _batch(rows=4)
+    per_row = (batch["weights"] != 0).sum(axis=-1)
+    capacity = int(per_row.reshape(2, 2).sum(axis=-1).max())  # a pair of rows' total: more than one row holds
+    assert capacity > per_row.max()
+    dense = jax.jit(jax.value_and_grad(lambda p: token_nll(graphdef, p, batch, 8)[0]))
+    grouped = jax.jit(jax.value_and_grad(lambda p: token_nll(graphdef, p, batch, 8, capacity, 2)[0]))
+    (ref_loss, ref_grads), (loss, grads) = dense(params), grouped(params)
+    assert _rel(loss, ref_loss) <= 1e-6
+    flat_ref = dict(jax.tree_util.tree_flatten_with_path(ref_grads)[0])
+    for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
+        assert _rel(g, flat_ref[path]) <= 1e-6, jax.tree_util.keystr(path)
+    per_dense = jax.jit(lambda p: per_token_nll(graphdef, p, batch, 8))(params)
+    per_grouped = jax.jit(lambda p: per_token_nll(graphdef, p, batch, 8, capacity, 2))(params)
+    assert _rel(per_grouped, per_dense) <= 1e-6 and np.all(np.asarray(per_grouped)[batch["weights"] == 0] == 0)
+
+
+def test_train_step_counts_targets_past_a_group_capacity():
+    graphdef, _, params = split_model(init_model(SMALL, seed=4))
+    batch = {k: v[None] for k, v in _batch(rows=4).items()}
+    per_group = (batch["weights"] != 0).sum(axis=-1)[0].reshape(2, 2).sum(axis=-1)
+    tx = optax.sgd(1e-3)
+    for capacity in (int(per_group.max()), int(per_group.max()) - 5, int(per_group.min()) - 2):
+        dropped = int(np.maximum(per_group - capacity, 0).sum())
+        step = jax.jit(make_train_step(graphdef, tx, lambda s: 1e-3, loss_target_capacity=capacity,
+                                       loss_target_group_rows=2))
+        _, metrics = step(init_state(params, tx, 0), batch)
+        assert int(metrics["targets_dropped"]) == dropped

@@ -82,6 +82,8 @@ def test_every_hf_only_key_is_accepted_with_a_note():
         ({"model": {"hidden_sise": 3}}, "hidden_sise"),
         ({"loss_target_capacity": "most"}, "loss_target_capacity"),
         ({"loss_target_capacity": -2}, "loss_target_capacity"),
+        ({"loss_target_group_rows": 0}, "loss_target_group_rows"),
+        ({"loss_target_group_rows": 3, "per_device_train_batch_size": 4}, "divisor of per_device_train_batch_size"),
     ],
 )
 def test_bad_values_name_the_key(extra, needle):
@@ -94,6 +96,9 @@ def test_auto_target_capacity_rounds_the_data_maximum_up_to_64_or_is_dense():
     assert [resolved_target_capacity(cfg, n) for n in (0, 64, 65, 449, 500)] == [64, 64, 128, 0, 0]  # 0: dense
     assert resolved_target_capacity(cfg) == 0  # no data (the planner): every position may be a target
     assert resolved_target_capacity(from_dict(_minimal(loss_target_capacity=96)), 500) == 96
+    grouped = from_dict(_minimal(loss_target_capacity="auto", max_seq_length=512, loss_target_group_rows=4,
+                                 per_device_train_batch_size=4))
+    assert [resolved_target_capacity(grouped, n) for n in (449, 1900, 2048)] == [512, 1920, 0]  # dense: 4 × 512
 
 
 def test_model_source_is_exactly_one():
