@@ -81,9 +81,15 @@ def _rebuilt(record: Mapping[str, Any], item: tuple[str, list[SpanType], str, li
         return None
     if not all(is_type_name(n) for n in names):
         return None
-    renamed = [SpanType(names[i], types[i].description) for i in order]
-    user = span_instruction(renamed, header=header) + MEDICAL_TEXT + text
-    answer = "\n".join(f"{names[i]}: {values[i]}" for i in order)
+    return _relisted(record, header, [SpanType(names[i], types[i].description) for i in order], text,
+                     [values[i] for i in order])
+
+
+def _relisted(record: Mapping[str, Any], header: str, types: Sequence[SpanType], text: str,
+              values: Sequence[str]) -> dict[str, Any]:
+    """The record with this type list in its instruction and one `Type: value` answer line per type, in order."""
+    user = span_instruction(types, header=header) + MEDICAL_TEXT + text
+    answer = "\n".join(f"{t.name}: {v}" for t, v in zip(types, values, strict=True))
     out = dict(record)
     out["messages"] = [dict(record["messages"][0]), {**record["messages"][1], "content": user},
                        {**record["messages"][2], "content": answer}]
@@ -151,19 +157,18 @@ def with_negative_types(record: Mapping[str, Any], negatives: Sequence[SpanType]
     """The item with `negatives` added to its type list (answered `None`) and the whole list in `order` (indexes
     into its own types, then the negatives); None when it is not a standard span item or a name would repeat."""
     item = read_span_item(record)
-    if item is None:
-        return None
+    return None if item is None else _negated(record, item, negatives, order)
+
+
+def _negated(record: Mapping[str, Any], item: tuple[str, list[SpanType], str, list[str]],
+             negatives: Sequence[SpanType], order: Sequence[int]) -> dict[str, Any] | None:
+    """`with_negative_types` on an item already read by `read_span_item`."""
     header, types, text, values = item
     listed = [*types, *negatives]
     answers = [*values, *[NONE_ANSWER] * len(negatives)]
     if sorted(order) != list(range(len(listed))) or len({t.name.lower() for t in listed}) != len(listed):
         return None
-    user = span_instruction([listed[i] for i in order], header=header) + MEDICAL_TEXT + text
-    answer = "\n".join(f"{listed[i].name}: {answers[i]}" for i in order)
-    out = dict(record)
-    out["messages"] = [dict(record["messages"][0]), {**record["messages"][1], "content": user},
-                       {**record["messages"][2], "content": answer}]
-    return out
+    return _relisted(record, header, [listed[i] for i in order], text, [answers[i] for i in order])
 
 
 def add_negative_types(records: Sequence[dict[str, Any]], most: int, seed: int, pool: Sequence[SpanType],
@@ -186,15 +191,14 @@ def add_negative_types(records: Sequence[dict[str, Any]], most: int, seed: int, 
         negatives = rng.sample(choices, min(rng.randint(0, most), len(choices)))
         order = list(range(len(item[1]) + len(negatives)))
         rng.shuffle(order)
-        new = None
         for k in range(len(negatives), 0, -1):  # drop the last-drawn negatives until the item fits
-            kept = [i for i in order if i < len(item[1]) + k]
-            new = with_negative_types(record, negatives[:k], kept)
+            new = _negated(record, item, negatives[:k], [i for i in order if i < len(item[1]) + k])
             if new is not None and (fits is None or fits(new)):
+                out.append(new)
                 added += k
                 break
-            new = None
-        out.append(new if new is not None else record)
+        else:
+            out.append(record)
     return out, added
 
 
